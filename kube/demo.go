@@ -1,0 +1,310 @@
+package kube
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"sort"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+// Demo is an in-process cluster built from every scenario, kept alive by
+// Step: restart counts climb, back-off events repeat, a pod recovers and a
+// new failing pod appears — so a newcomer without a cluster sees the real
+// product at work.
+type Demo struct {
+	client *fake.Clientset
+
+	mu    sync.Mutex
+	logs  map[LogKey][]byte
+	tick  int
+	extra *corev1.Pod // the failing pod Step adds and later removes
+}
+
+// DemoContext is the context name the demo reports.
+const DemoContext = "kdoctor-demo"
+
+// NewDemo loads the scenarios under root in fsys into a fake clientset, with
+// timestamps moved so that each story ends at now.
+func NewDemo(fsys fs.FS, root string, now time.Time) (*Demo, error) {
+	scenarios, err := LoadScenariosFS(fsys, root)
+	if err != nil {
+		return nil, err
+	}
+	if len(scenarios) == 0 {
+		return nil, fmt.Errorf("no scenarios under %s", root)
+	}
+	d := &Demo{logs: map[LogKey][]byte{}}
+	var objs []runtime.Object
+	for _, s := range scenarios {
+		for _, o := range s.ShiftedTo(now) {
+			objs = append(objs, o)
+		}
+		for k, v := range s.Logs {
+			d.logs[k] = v
+		}
+	}
+	d.client = fake.NewClientset(objs...)
+	return d, nil
+}
+
+// Client returns the demo's clientset.
+func (d *Demo) Client() kubernetes.Interface { return d.client }
+
+// Info says plainly that this is the demo.
+func (d *Demo) Info() SourceInfo {
+	return SourceInfo{Context: DemoContext, Server: "in-process demo cluster", Demo: true}
+}
+
+// PodLogs serves the scenario log files the way a kubelet serves logs,
+// including its wording when there is no previous instance.
+func (d *Demo) PodLogs(ctx context.Context, namespace, pod string, opts *corev1.PodLogOptions) (io.ReadCloser, error) {
+	container := opts.Container
+	if container == "" {
+		p, err := d.client.CoreV1().Pods(namespace).Get(ctx, pod, metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		if len(p.Spec.Containers) != 1 {
+			return nil, fmt.Errorf("a container name must be specified for pod %s, choose one of: %v", pod, containerNames(p))
+		}
+		container = p.Spec.Containers[0].Name
+	}
+	d.mu.Lock()
+	data, ok := d.logs[LogKey{Namespace: namespace, Pod: pod, Container: container, Previous: opts.Previous}]
+	d.mu.Unlock()
+	if !ok {
+		if opts.Previous {
+			return nil, fmt.Errorf("previous terminated container %q in pod %q not found", container, pod)
+		}
+		data = nil
+	}
+	data = tailBytes(data, opts.TailLines, opts.LimitBytes)
+	return io.NopCloser(bytes.NewReader(data)), nil
+}
+
+func containerNames(p *corev1.Pod) []string {
+	var out []string
+	for _, c := range p.Spec.Containers {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+// tailBytes keeps the last tail lines and at most limit bytes, as the kubelet does.
+func tailBytes(data []byte, tail, limit *int64) []byte {
+	if tail != nil && *tail >= 0 {
+		lines := bytes.SplitAfter(data, []byte("\n"))
+		if len(lines) > 0 && len(lines[len(lines)-1]) == 0 {
+			lines = lines[:len(lines)-1]
+		}
+		if int64(len(lines)) > *tail {
+			lines = lines[int64(len(lines))-*tail:]
+		}
+		data = bytes.Join(lines, nil)
+	}
+	if limit != nil && *limit >= 0 && int64(len(data)) > *limit {
+		data = data[:*limit]
+	}
+	return data
+}
+
+// Run calls Step every interval until ctx is done.
+func (d *Demo) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			d.Step(ctx, now)
+		}
+	}
+}
+
+// Step advances the demo by one tick: crash-looping containers restart again
+// (with a fresh BackOff event), a not-ready pod comes and goes, and a new pod
+// with a bad image tag appears and later disappears.
+func (d *Demo) Step(ctx context.Context, now time.Time) {
+	d.mu.Lock()
+	d.tick++
+	tick := d.tick
+	d.mu.Unlock()
+
+	pods, err := d.client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return
+	}
+	sort.Slice(pods.Items, func(i, j int) bool { return pods.Items[i].Name < pods.Items[j].Name })
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if crashed := restartCrashLooping(p, now, tick); crashed != "" {
+			if _, err := d.client.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err == nil {
+				d.repeatEvent(ctx, p, "BackOff", now)
+			}
+		}
+	}
+	switch tick % 12 {
+	case 3:
+		d.addFailingPod(ctx, now)
+	case 9:
+		d.removeFailingPod(ctx)
+	}
+	if tick%6 == 0 {
+		d.toggleReadiness(ctx, pods.Items, now)
+	}
+}
+
+// restartCrashLooping bumps the restart count of containers in back-off,
+// every other tick so the counters climb at a believable pace.
+func restartCrashLooping(p *corev1.Pod, now time.Time, tick int) string {
+	if tick%2 != 0 {
+		return ""
+	}
+	changed := ""
+	for i := range p.Status.ContainerStatuses {
+		cs := &p.Status.ContainerStatuses[i]
+		if cs.State.Waiting == nil || cs.State.Waiting.Reason != "CrashLoopBackOff" || cs.LastTerminationState.Terminated == nil {
+			continue
+		}
+		cs.RestartCount++
+		t := cs.LastTerminationState.Terminated
+		t.StartedAt = metav1.NewTime(now.Add(-20 * time.Second))
+		t.FinishedAt = metav1.NewTime(now.Add(-time.Second))
+		changed = cs.Name
+	}
+	return changed
+}
+
+func (d *Demo) repeatEvent(ctx context.Context, p *corev1.Pod, reason string, now time.Time) {
+	evs, err := d.client.CoreV1().Events(p.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return
+	}
+	for i := range evs.Items {
+		e := &evs.Items[i]
+		if e.InvolvedObject.UID == p.UID && e.Reason == reason {
+			e.Count++
+			e.LastTimestamp = metav1.NewTime(now)
+			_, _ = d.client.CoreV1().Events(p.Namespace).Update(ctx, e, metav1.UpdateOptions{})
+			return
+		}
+	}
+}
+
+// toggleReadiness flips the first not-ready-but-running pod to ready and back,
+// so the tree shows a pod recovering.
+func (d *Demo) toggleReadiness(ctx context.Context, pods []corev1.Pod, now time.Time) {
+	for i := range pods {
+		p := &pods[i]
+		if p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
+			continue
+		}
+		if len(p.Spec.Containers) == 0 || p.Spec.Containers[0].ReadinessProbe == nil {
+			continue
+		}
+		cs := p.Status.ContainerStatuses
+		if len(cs) == 0 || cs[0].State.Running == nil || cs[0].RestartCount > 0 {
+			continue
+		}
+		wasReady := cs[0].Ready
+		if wasReady && !hasRecovered(p) {
+			continue
+		}
+		cs[0].Ready = !wasReady
+		setReady(p, !wasReady, now)
+		if p.Annotations == nil {
+			p.Annotations = map[string]string{}
+		}
+		p.Annotations["kdoctor.dev/demo-recovered"] = fmt.Sprint(!wasReady)
+		_, _ = d.client.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{})
+		return
+	}
+}
+
+func hasRecovered(p *corev1.Pod) bool { return p.Annotations["kdoctor.dev/demo-recovered"] == "true" }
+
+func setReady(p *corev1.Pod, ready bool, now time.Time) {
+	st := corev1.ConditionFalse
+	if ready {
+		st = corev1.ConditionTrue
+	}
+	for i := range p.Status.Conditions {
+		c := &p.Status.Conditions[i]
+		if c.Type == corev1.PodReady || c.Type == corev1.ContainersReady {
+			c.Status, c.LastTransitionTime = st, metav1.NewTime(now)
+		}
+	}
+}
+
+func (d *Demo) addFailingPod(ctx context.Context, now time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.extra != nil {
+		return
+	}
+	ns := "demo-rollout"
+	_, _ = d.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	name := fmt.Sprintf("frontend-7f9c6d5b8-%05d", d.tick)
+	image := "registry.example.com/shop/frontend:v2.4.1-rc"
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name, Namespace: ns, UID: types.UID(fmt.Sprintf("de300000-0000-4000-8000-%012d", d.tick)),
+			CreationTimestamp: metav1.NewTime(now.Add(-40 * time.Second)),
+			Labels:            map[string]string{"app": "frontend", "pod-template-hash": "7f9c6d5b8"},
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "frontend-7f9c6d5b8",
+				UID: "de300000-0000-4000-8000-0000000000aa", Controller: ptr(true),
+			}},
+		},
+		Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: "frontend", Image: image, ImagePullPolicy: corev1.PullIfNotPresent}},
+		},
+		Status: corev1.PodStatus{
+			Phase: corev1.PodPending,
+			ContainerStatuses: []corev1.ContainerStatus{{
+				Name: "frontend", Image: image,
+				State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
+					Reason:  "ImagePullBackOff",
+					Message: fmt.Sprintf("Back-off pulling image %q: ErrImagePull: rpc error: code = NotFound desc = failed to pull and unpack image %q: failed to resolve reference %q: %s: not found", image, image, image, image),
+				}},
+			}},
+		},
+	}
+	created, err := d.client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		return
+	}
+	d.extra = created
+	_, _ = d.client.CoreV1().Events(ns).Create(ctx, &corev1.Event{
+		ObjectMeta:     metav1.ObjectMeta{Name: name + ".demo", Namespace: ns},
+		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: name, UID: created.UID, APIVersion: "v1", FieldPath: "spec.containers{frontend}"},
+		Reason:         "Failed", Type: corev1.EventTypeWarning, Count: 3,
+		Message:        fmt.Sprintf("Failed to pull image %q: rpc error: code = NotFound desc = failed to pull and unpack image %q: failed to resolve reference %q: %s: not found", image, image, image, image),
+		FirstTimestamp: metav1.NewTime(now.Add(-35 * time.Second)), LastTimestamp: metav1.NewTime(now),
+		Source: corev1.EventSource{Component: "kubelet"},
+	}, metav1.CreateOptions{})
+}
+
+func (d *Demo) removeFailingPod(ctx context.Context) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.extra == nil {
+		return
+	}
+	_ = d.client.CoreV1().Pods(d.extra.Namespace).Delete(ctx, d.extra.Name, metav1.DeleteOptions{})
+	d.extra = nil
+}
+
+func ptr[T any](v T) *T { return &v }

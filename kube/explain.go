@@ -1,0 +1,86 @@
+package kube
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// KubeconfigError is a kubeconfig that cannot be used.
+type KubeconfigError struct {
+	Path string
+	Err  error
+}
+
+func (e *KubeconfigError) Error() string { return e.Err.Error() }
+func (e *KubeconfigError) Unwrap() error { return e.Err }
+
+// Explain turns an error from talking to Kubernetes into one sentence that
+// says what failed, where, and what to try — the line an on-call engineer
+// reads at 3 a.m. instead of Go error soup.
+func Explain(err error) string {
+	if err == nil {
+		return ""
+	}
+	var kc *KubeconfigError
+	var ro *ReadOnlyError
+	var ue *url.Error
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &ro):
+		return ro.Error()
+	case errors.As(err, &kc):
+		msg := firstLine(kc.Err.Error())
+		if clientcmd.IsEmptyConfig(kc.Err) || strings.Contains(msg, "no configuration has been provided") {
+			return fmt.Sprintf("no usable kubeconfig (looked at %s): point --kubeconfig or KUBECONFIG at one, or try the demo with --demo", kc.Path)
+		}
+		return fmt.Sprintf("cannot use kubeconfig %s: %s; check the file and --context, or try the demo with --demo", kc.Path, trimErr(msg))
+	case apierrors.IsForbidden(err):
+		return fmt.Sprintf("access denied: %s; ask for read access, or narrow the scope with -n", apiMessage(err))
+	case apierrors.IsUnauthorized(err):
+		return "the API server rejected your credentials (401 Unauthorized): your token or certificate may have expired; log in again or refresh the kubeconfig"
+	case apierrors.IsNotFound(err):
+		return apiMessage(err)
+	case errors.As(err, &dnsErr):
+		return fmt.Sprintf("cannot resolve the API server host %q: check the server address in your kubeconfig and your network/VPN", dnsErr.Name)
+	case errors.As(err, &opErr) || (errors.As(err, &ue) && ue.Timeout()):
+		where := ""
+		if ue != nil {
+			where = " at " + hostOf(ue.URL)
+		}
+		return fmt.Sprintf("cannot reach the API server%s (%s): is the cluster up and your VPN connected? check with 'kubectl cluster-info'", where, trimErr(firstLine(err.Error())))
+	}
+	return trimErr(firstLine(err.Error()))
+}
+
+func apiMessage(err error) string {
+	var st apierrors.APIStatus
+	if errors.As(err, &st) {
+		return st.Status().Message
+	}
+	return err.Error()
+}
+
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return u.Host
+}
+
+// trimErr keeps the innermost, human part of a wrapped net error.
+func trimErr(s string) string {
+	if i := strings.LastIndex(s, ": dial tcp"); i >= 0 {
+		s = s[i+2:]
+	}
+	return s
+}
+
+func isForbidden(err error) bool { return apierrors.IsForbidden(err) }

@@ -1,0 +1,113 @@
+// Command kdoctor is an interactive terminal troubleshooter for Kubernetes
+// pods: a live pod tree, a diagnosis that walks describe → events → logs
+// --previous → node conditions, and one-key actions.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+
+	"github.com/kdoctor-dev/kdoctor/kube"
+)
+
+// Exit codes, as documented in README.
+const (
+	exitOK      = 0
+	exitRuntime = 1
+	exitUsage   = 2
+)
+
+// app holds what every command shares: the kubectl-compatible connection
+// flags and kdoctor's global flags.
+type app struct {
+	kubeFlags     *genericclioptions.ConfigFlags
+	allNamespaces bool
+	readOnly      bool
+	theme         string
+	demo          bool
+
+	stdout, stderr io.Writer
+}
+
+// usageError marks an error caused by how the command was called (exit 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+func newRootCmd(a *app) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "kdoctor",
+		Short: "Find out why Kubernetes pods are broken, fast",
+		Long: `kdoctor is a terminal troubleshooter for Kubernetes pods.
+
+It streams your pods into a live tree (namespace → workload → pod → container)
+with health rolled up, and diagnoses a selected pod the way a senior engineer
+would: describe → events → logs --previous → node conditions, naming the cause
+with its evidence and the exact kubectl commands to confirm it.
+
+Run without a subcommand in a terminal, kdoctor opens the TUI. No cluster at
+hand? Try the built-in demo:  kdoctor --demo`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runTUI(cmd.Context(), a)
+		},
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+
+	a.kubeFlags.AddFlags(root.PersistentFlags())
+	pf := root.PersistentFlags()
+	pf.BoolVarP(&a.allNamespaces, "all-namespaces", "A", false, "watch and diagnose pods in all namespaces")
+	pf.BoolVar(&a.readOnly, "read-only", false, "refuse every request that could change the cluster (exec, cordon, drain, …), enforced below the UI")
+	pf.StringVar(&a.theme, "theme", "", "colour theme: dark, light, high-contrast, mono, or a theme file name (default: follows the terminal)")
+	pf.BoolVar(&a.demo, "demo", false, "run against the built-in demo cluster (no Kubernetes needed)")
+	registerCompletions(root, a)
+
+	root.AddCommand(newTUICmd(a), newVersionCmd(a))
+	for _, add := range extraCommands {
+		root.AddCommand(add(a))
+	}
+	return root
+}
+
+// extraCommands lets each command file register itself, so main.go does not
+// grow with every command.
+var extraCommands []func(*app) *cobra.Command
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+
+	a := &app{kubeFlags: genericclioptions.NewConfigFlags(true), stdout: stdout, stderr: stderr}
+	root := newRootCmd(a)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ue usageError
+	if errors.As(err, &ue) || isCobraUsage(err) {
+		fmt.Fprintf(stderr, "kdoctor: %s\nRun 'kdoctor --help' for usage.\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(stderr, "kdoctor: %s\n", kube.Explain(err))
+	return exitRuntime
+}

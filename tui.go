@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/term"
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/themes"
+	"github.com/kdoctor-dev/kdoctor/ui"
+)
+
+// scenarioFS holds the scenarios the demo cluster is built from, so the demo
+// works from a `go install`ed binary with no checkout around.
+//
+//go:embed testdata/scenarios
+var scenarioFS embed.FS
+
+func newTUICmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "tui",
+		Short: "Open the interactive pod tree and diagnosis (the default in a terminal)",
+		Long: `Open kdoctor's terminal UI: a live tree of pods (namespace → workload → pod →
+container) with health rolled up and problems first.
+
+The scope is the namespace of -n or of your kubeconfig context, or every
+namespace with -A. With --demo, kdoctor runs against a built-in cluster that
+replays real failure stories, so you can try it without Kubernetes.`,
+		Example: `  kdoctor tui --demo          # no cluster needed
+  kdoctor tui -A              # every namespace of the current context
+  kdoctor tui -n shop --read-only`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runTUI(cmd.Context(), a) },
+	}
+}
+
+func runTUI(ctx context.Context, a *app) error {
+	if !term.IsTerminal(os.Stdout.Fd()) || !term.IsTerminal(os.Stdin.Fd()) {
+		return errors.New("kdoctor tui needs a terminal; to diagnose from a script use 'kdoctor diagnose'")
+	}
+	styles, fixed, err := resolveTheme(a.theme)
+	if err != nil {
+		return usageError{err}
+	}
+	src, scope, err := openSource(ctx, a)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if d, ok := src.(*kube.Demo); ok {
+		go d.Run(ctx, 2*time.Second)
+	}
+	w := kube.WatchPods(ctx, src.Client(), scope)
+	m := ui.New(ui.Options{Info: src.Info(), Scope: scope, Batches: w.Batches(), Styles: styles, ThemeFixed: fixed})
+	p := tea.NewProgram(m, tea.WithContext(ctx))
+	_, err = p.Run()
+	cancel()
+	<-w.Done()
+	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+func resolveTheme(name string) (themes.Styles, bool, error) {
+	if name == "" {
+		return themes.Default(true), false, nil
+	}
+	st, err := themes.Load(name)
+	return st, true, err
+}
+
+// openSource picks the demo or the kubeconfig cluster and checks, before the
+// screen changes, that the scope can be listed: an unreachable server or a
+// forbidden namespace is then one clear line instead of an empty tree.
+func openSource(ctx context.Context, a *app) (kube.Source, kube.Scope, error) {
+	if a.demo {
+		sub, err := fs.Sub(scenarioFS, "testdata/scenarios")
+		if err != nil {
+			return nil, kube.Scope{}, err
+		}
+		d, err := kube.NewDemo(sub, ".", time.Now())
+		if err != nil {
+			return nil, kube.Scope{}, fmt.Errorf("demo cluster: %w", err)
+		}
+		var scope kube.Scope
+		if ns := *a.kubeFlags.Namespace; ns != "" && !a.allNamespaces {
+			scope.Namespaces = []string{ns}
+		}
+		return d, scope, nil
+	}
+	c, err := kube.Connect(a.kubeFlags, kube.ConnectOptions{ReadOnly: a.readOnly})
+	if err != nil {
+		return nil, kube.Scope{}, err
+	}
+	var scope kube.Scope
+	if !a.allNamespaces {
+		scope.Namespaces = []string{c.Namespace}
+	}
+	if err := preflight(ctx, c, scope); err != nil {
+		return nil, kube.Scope{}, err
+	}
+	return c, scope, nil
+}
+
+func preflight(ctx context.Context, c *kube.Cluster, scope kube.Scope) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	ns := metav1.NamespaceAll
+	if len(scope.Namespaces) == 1 {
+		ns = scope.Namespaces[0]
+	}
+	_, err := c.Client().CoreV1().Pods(ns).List(ctx, metav1.ListOptions{Limit: 1})
+	if err != nil {
+		return fmt.Errorf("%s (context %q, server %s)", kube.Explain(err), c.Context, c.Server)
+	}
+	return nil
+}
