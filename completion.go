@@ -50,7 +50,6 @@ func registerCompletions(root *cobra.Command, a *app) {
 	})
 }
 
-
 // isCobraUsage recognises cobra's own errors about how it was called.
 func isCobraUsage(err error) bool {
 	s := err.Error()

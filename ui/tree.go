@@ -49,8 +49,8 @@ type PodTree struct {
 	expanded  map[string]bool // pods the user opened
 	lines     []line
 
-	cursorID     string
-	cursor, top  int
+	cursorID      string
+	cursor, top   int
 	width, height int
 
 	filter       string
