@@ -391,8 +391,10 @@ func newColumns(w int) columns {
 	c := columns{width: w, ready: 6, restarts: 9, age: 6}
 	if w < 120 {
 		c.merged = true
-		c.status, c.restarts, c.age = 27, 5, 5
-		c.name = max(w-c.ready-c.status-c.restarts-c.age, 16)
+		c.restarts, c.age = 5, 5
+		rest := w - c.ready - c.restarts - c.age
+		c.status = max(27, rest*2/5)
+		c.name = max(rest-c.status, 16)
 		return c
 	}
 	c.status = 18
