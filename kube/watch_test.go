@@ -22,7 +22,7 @@ func pod(ns, name, uid string) *corev1.Pod {
 }
 
 // waitFor drains batches into rows until cond holds.
-func waitFor(t *testing.T, w *PodWatcher, rows map[types.UID]PodRow, last *Batch, cond func() bool) {
+func waitFor(t *testing.T, w *Watcher, rows map[types.UID]PodRow, last *Batch, cond func() bool) {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for !cond() {
@@ -31,10 +31,10 @@ func waitFor(t *testing.T, w *PodWatcher, rows map[types.UID]PodRow, last *Batch
 			if !ok {
 				t.Fatal("watcher closed")
 			}
-			for _, r := range b.Upserts {
+			for _, r := range b.Pods {
 				rows[r.UID] = r
 			}
-			for _, uid := range b.Deletes {
+			for _, uid := range b.DeletedPods {
 				delete(rows, uid)
 			}
 			*last = b
@@ -70,7 +70,7 @@ func TestWatchPodsStreamsCoalescedBatches(t *testing.T) {
 		select {
 		case b := <-w.Batches():
 			batches++
-			for _, r := range b.Upserts {
+			for _, r := range b.Pods {
 				rows[r.UID] = r
 			}
 		case <-time.After(10 * time.Second):

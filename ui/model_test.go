@@ -51,7 +51,7 @@ func testPod(ns, wl, name string, restarts int32, waiting, lastReason string, ex
 func testBatch(pods ...*corev1.Pod) batchMsg {
 	b := kube.Batch{State: kube.Live, Received: len(pods)}
 	for _, p := range pods {
-		b.Upserts = append(b.Upserts, kube.NewPodRow(p))
+		b.Pods = append(b.Pods, kube.NewPodRow(p))
 	}
 	return batchMsg(b)
 }
@@ -159,7 +159,7 @@ func TestCursorFollowsPodAcrossUpdates(t *testing.T) {
 	}
 	// Deleting the selected pod keeps the cursor at the same place, not at the top.
 	idx := m.tree.cursor
-	m = send(m, batchMsg(kube.Batch{State: kube.Live, Deletes: []types.UID{"payments/ledger-5d9c7b6f4d-q7r2m"}}))
+	m = send(m, batchMsg(kube.Batch{State: kube.Live, DeletedPods: []types.UID{"payments/ledger-5d9c7b6f4d-q7r2m"}}))
 	if m.tree.cursor != min(idx, len(m.tree.lines)-1) {
 		t.Fatalf("cursor jumped from %d to %d", idx, m.tree.cursor)
 	}

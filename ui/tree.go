@@ -64,11 +64,11 @@ func NewPodTree() PodTree {
 
 // Apply merges a watch batch and rebuilds the visible lines.
 func (t *PodTree) Apply(b kube.Batch) {
-	for i := range b.Upserts {
-		r := b.Upserts[i]
+	for i := range b.Pods {
+		r := b.Pods[i]
 		t.rows[r.UID] = &r
 	}
-	for _, uid := range b.Deletes {
+	for _, uid := range b.DeletedPods {
 		delete(t.rows, uid)
 	}
 	t.rebuild()
