@@ -5,14 +5,18 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"sort"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/klog/v2"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
 	"github.com/kdoctor-dev/kdoctor/themes"
@@ -55,21 +59,61 @@ func runTUI(ctx context.Context, a *app) error {
 	if err != nil {
 		return err
 	}
+	// client-go logs retries and warnings through klog to stderr, which would
+	// scribble over the screen; the UI shows connection state itself.
+	silenceKlog()
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if d, ok := src.(*kube.Demo); ok {
 		go d.Run(ctx, 2*time.Second)
 	}
-	w := kube.WatchPods(ctx, src.Client(), scope)
-	m := ui.New(ui.Options{Info: src.Info(), Scope: scope, Batches: w.Batches(), Styles: styles, ThemeFixed: fixed})
-	p := tea.NewProgram(m, tea.WithContext(ctx))
-	_, err = p.Run()
+	opts := ui.Options{Ctx: ctx, Source: src, Scope: scope, Styles: styles, ThemeFixed: fixed}
+	if !a.demo {
+		opts.Contexts = kubeContexts(a)
+		opts.Connect = func(name string) (kube.Source, error) {
+			return kube.Connect(flagsForContext(a.kubeFlags, name), kube.ConnectOptions{ReadOnly: a.readOnly})
+		}
+	}
+	p := tea.NewProgram(ui.New(opts), tea.WithContext(ctx))
+	final, err := p.Run()
 	cancel()
-	<-w.Done()
+	if m, ok := final.(ui.Model); ok {
+		m.Stop()
+	}
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
-		return nil
+		return nil // SIGTERM/SIGHUP/Ctrl-C from outside: a clean exit
 	}
 	return err
+}
+
+// flagsForContext makes fresh flags for another context: ConfigFlags caches
+// its loader, so a copy would keep talking to the old context. Identity and
+// file flags carry over; cluster, user and namespace come from the context.
+func flagsForContext(f *genericclioptions.ConfigFlags, name string) *genericclioptions.ConfigFlags {
+	n := genericclioptions.NewConfigFlags(true)
+	n.KubeConfig, n.Impersonate, n.ImpersonateUID, n.ImpersonateGroup = f.KubeConfig, f.Impersonate, f.ImpersonateUID, f.ImpersonateGroup
+	n.Timeout, n.CacheDir = f.Timeout, f.CacheDir
+	n.Context = &name
+	return n
+}
+
+func kubeContexts(a *app) []string {
+	raw, err := a.kubeFlags.ToRawKubeConfigLoader().RawConfig()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for name := range raw.Contexts {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func silenceKlog() {
+	klog.LogToStderr(false)
+	klog.SetOutput(io.Discard)
 }
 
 func resolveTheme(name string) (themes.Styles, bool, error) {

@@ -1,9 +1,10 @@
 // Package ui is kdoctor's terminal interface: a bubbletea root model that
-// routes messages and owns focus and size, and plain child models (the pod
-// tree, the header) that it lays out.
+// routes messages and owns focus, size and the watch lifecycle, and plain
+// child models (the pod tree, the detail pane, dialogs) that it lays out.
 package ui
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
+	k8s "k8s.io/client-go/kubernetes"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
 	"github.com/kdoctor-dev/kdoctor/themes"
@@ -22,20 +24,28 @@ import (
 // Minimum usable terminal size; below it the screen says how big it must be.
 const (
 	MinWidth  = 60
-	MinHeight = 10
+	MinHeight = 12
 )
 
 // Options configures the model.
 type Options struct {
-	Info    kube.SourceInfo
-	Scope   kube.Scope
-	Batches <-chan kube.Batch
+	// Ctx bounds everything the UI starts; cancelling it stops the watches.
+	Ctx    context.Context
+	Source kube.Source
+	Scope  kube.Scope
+	// Connect opens another kubeconfig context (the ":" palette); nil
+	// disables context switching (the demo).
+	Connect func(context string) (kube.Source, error)
+	// Contexts lists the kubeconfig's contexts for the palette.
+	Contexts []string
 	// Styles is the theme; ThemeFixed means --theme was given, so the
 	// terminal's background does not change it.
 	Styles     themes.Styles
 	ThemeFixed bool
 	// Now is the clock for ages (tests pin it).
 	Now func() time.Time
+	// Watch starts the watch of a scope; tests may replace it.
+	Watch func(ctx context.Context, client k8s.Interface, scope kube.Scope) *kube.Watcher
 }
 
 // focus says which widget receives keys.
@@ -43,35 +53,71 @@ type focus uint8
 
 const (
 	focusTree focus = iota
+	focusDetail
 	focusFilter
+	focusPalette
+	focusDialog
 )
 
 // Model is the root bubbletea model.
 type Model struct {
 	opts   Options
+	src    kube.Source
+	scope  kube.Scope
 	keys   KeyMap
 	help   help.Model
 	styles themes.Styles
 
 	tree   PodTree
+	feed   EventFeed
+	detail DetailPane
 	filter textinput.Model
+	pal    palette
+	dlg    dialog
 	focus  focus
 
 	width, height int
 	showHelp      bool
+	wide          bool // detail pane beside the tree rather than below
 
-	state    kube.ConnState
-	received int
-	watchErr error
-	ended    bool
-	status   string
+	// The current watch; gen tells its messages from a replaced watch's.
+	gen       int
+	watch     *kube.Watcher
+	stopWatch context.CancelFunc
+	state     kube.ConnState
+	received  int
+	watchErr  error
+	resources []kube.ResourceState
+	ended     bool
+
+	seq    int // request counter for the detail pane
+	status string
 }
 
 // Messages that enter the model. Every async result arrives as one of these.
 type (
-	batchMsg      kube.Batch
-	watchEndedMsg struct{}
+	watchStartedMsg struct {
+		gen    int
+		w      *kube.Watcher
+		cancel context.CancelFunc
+	}
+	batchMsg struct {
+		gen int
+		b   kube.Batch
+	}
+	watchEndedMsg struct{ gen int }
 	clockMsg      time.Time
+	statusMsg     string
+	describeMsg   struct {
+		seq  int
+		text string
+		err  error
+	}
+	sourceMsg struct {
+		src kube.Source
+		err error
+		ctx string
+	}
 )
 
 // New builds the root model.
@@ -79,38 +125,61 @@ func New(opts Options) Model {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Ctx == nil {
+		opts.Ctx = context.Background()
+	}
+	if opts.Watch == nil {
+		opts.Watch = func(ctx context.Context, c k8s.Interface, scope kube.Scope) *kube.Watcher {
+			return kube.Watch(ctx, c, scope, kube.AllResources)
+		}
+	}
 	fi := textinput.New()
 	fi.Prompt = "/"
 	fi.Placeholder = "filter: namespace, workload, pod, node, cause"
 	m := Model{
-		opts: opts, keys: DefaultKeyMap(), help: help.New(), styles: opts.Styles,
-		tree: NewPodTree(), filter: fi,
+		opts: opts, src: opts.Source, scope: opts.Scope, keys: DefaultKeyMap(), help: help.New(), styles: opts.Styles,
+		tree: NewPodTree(), feed: NewEventFeed(), detail: newDetailPane(), filter: fi, pal: newPalette(),
+		gen: 1,
 	}
 	m.help.Styles = m.styles.Help
 	return m
 }
 
-// Init starts listening to the watch and asks the terminal for its background.
+// Init starts the watch and asks the terminal for its background.
 func (m Model) Init() tea.Cmd {
-	cmds := []tea.Cmd{waitBatch(m.opts.Batches), tickClock()}
+	// Init has a value receiver: the first watch uses the generation New set.
+	cmds := []tea.Cmd{m.watchCmd(), tickClock()}
 	if !m.opts.ThemeFixed {
 		cmds = append(cmds, tea.RequestBackgroundColor)
 	}
 	return tea.Batch(cmds...)
 }
 
+// startWatch replaces the watch with one for the current source and scope.
+func (m *Model) startWatch() tea.Cmd {
+	m.gen++
+	return m.watchCmd()
+}
+
+// watchCmd starts a watch in a command, so the model never starts goroutines
+// from Update itself.
+func (m Model) watchCmd() tea.Cmd {
+	gen, src, scope, parent, start := m.gen, m.src, m.scope, m.opts.Ctx, m.opts.Watch
+	return func() tea.Msg {
+		ctx, cancel := context.WithCancel(parent)
+		return watchStartedMsg{gen: gen, w: start(ctx, src.Client(), scope), cancel: cancel}
+	}
+}
+
 // waitBatch turns the next watch batch into a message. Only this command
 // reads the channel, so no goroutine ever touches the model.
-func waitBatch(ch <-chan kube.Batch) tea.Cmd {
-	if ch == nil {
-		return nil
-	}
+func waitBatch(gen int, w *kube.Watcher) tea.Cmd {
 	return func() tea.Msg {
-		b, ok := <-ch
+		b, ok := <-w.Batches()
 		if !ok {
-			return watchEndedMsg{}
+			return watchEndedMsg{gen: gen}
 		}
-		return batchMsg(b)
+		return batchMsg{gen: gen, b: b}
 	}
 }
 
@@ -119,8 +188,16 @@ func tickClock() tea.Cmd {
 	return tea.Tick(time.Second, func(t time.Time) tea.Msg { return clockMsg(t) })
 }
 
-// Update routes a message: window and data messages first, then keys in a
-// fixed order (quit, help, the focused widget).
+// Stop cancels the running watch and waits for its goroutines.
+func (m Model) Stop() {
+	if m.stopWatch != nil {
+		m.stopWatch()
+		<-m.watch.Done()
+	}
+}
+
+// Update routes a message: window and data messages to whoever needs them,
+// keys in a fixed order (quit, dialog, help, palette/filter, focused pane).
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
@@ -131,21 +208,48 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if !m.opts.ThemeFixed {
 			m.styles = themes.Default(msg.IsDark())
 			m.help.Styles = m.styles.Help
+			m.refreshDetail()
 		}
 		return m, nil
+	case watchStartedMsg:
+		if msg.gen != m.gen {
+			msg.cancel() // a newer scope was chosen meanwhile
+			return m, nil
+		}
+		if m.stopWatch != nil {
+			m.stopWatch()
+		}
+		m.watch, m.stopWatch = msg.w, msg.cancel
+		m.state, m.received, m.ended = kube.Syncing, 0, false
+		return m, waitBatch(msg.gen, msg.w)
 	case batchMsg:
-		b := kube.Batch(msg)
-		m.tree.Apply(b)
-		m.state, m.received, m.watchErr = b.State, b.Received, b.Err
-		return m, waitBatch(m.opts.Batches)
+		if msg.gen != m.gen {
+			return m, nil
+		}
+		return m, tea.Batch(m.applyBatch(msg.b), waitBatch(msg.gen, m.watch))
 	case watchEndedMsg:
-		m.ended = true
+		if msg.gen == m.gen {
+			m.ended = true
+		}
 		return m, nil
 	case clockMsg:
 		return m, tickClock()
+	case statusMsg:
+		m.status = string(msg)
+		return m, nil
+	case describeMsg:
+		if msg.seq == m.detail.seq {
+			m.showDescribe(msg)
+		}
+		return m, nil
+	case sourceMsg:
+		return m, m.switchSource(msg)
 	case tea.KeyPressMsg:
 		return m.handleKey(msg)
 	case tea.MouseWheelMsg:
+		if m.focus == focusDetail {
+			return m, m.detail.Update(msg)
+		}
 		switch msg.Button {
 		case tea.MouseWheelUp:
 			m.tree.Move(-3)
@@ -153,43 +257,58 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.tree.Move(3)
 		}
 		return m, nil
+	case tea.MouseClickMsg:
+		// The tree starts below the two header lines.
+		if msg.Button == tea.MouseLeft && msg.X < m.tree.width && msg.Y >= 2 && msg.Y < 2+m.tree.height {
+			m.tree.ClickRow(msg.Y - 2)
+			m.focus = focusTree
+		}
+		return m, nil
 	}
-	if m.focus == focusFilter {
-		var cmd tea.Cmd
+	return m.updateFocused(msg)
+}
+
+// updateFocused hands other messages (cursor blink, …) to the focused input.
+func (m Model) updateFocused(msg tea.Msg) (tea.Model, tea.Cmd) {
+	var cmd tea.Cmd
+	switch m.focus {
+	case focusFilter:
 		m.filter, cmd = m.filter.Update(msg)
-		return m, cmd
+	case focusPalette:
+		cmd = m.pal.update(msg)
+	case focusDialog:
+		cmd = m.dlg.update(msg)
 	}
-	return m, nil
+	return m, cmd
+}
+
+func (m *Model) applyBatch(b kube.Batch) tea.Cmd {
+	m.tree.Apply(b)
+	m.feed.Apply(b.Events)
+	m.state, m.received, m.watchErr = b.State, b.Received, b.Err
+	if b.Resources != nil {
+		m.resources = b.Resources
+	}
+	if m.detail.kind == paneEvents && len(b.Events) > 0 {
+		m.refreshDetail()
+	}
+	return nil
 }
 
 func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	if msg.String() == "ctrl+c" {
 		return m, tea.Quit
 	}
-	if m.focus == focusFilter {
-		switch msg.String() {
-		case "esc":
-			m.filter.SetValue("")
-			m.filter.Blur()
-			m.focus = focusTree
-			m.tree.SetFilter("")
-			return m, nil
-		case "enter", "down", "up":
-			m.filter.Blur()
-			m.focus = focusTree
-			if msg.String() != "enter" {
-				return m.handleKey(msg)
-			}
-			return m, nil
-		}
-		var cmd tea.Cmd
-		m.filter, cmd = m.filter.Update(msg)
-		m.tree.SetFilter(m.filter.Value())
-		return m, cmd
+	switch m.focus {
+	case focusDialog:
+		return m.dialogKey(msg)
+	case focusFilter:
+		return m.filterKey(msg)
+	case focusPalette:
+		return m.paletteKey(msg)
 	}
 	if m.showHelp {
-		// Any key closes the help; q still quits.
-		m.showHelp = false
+		m.showHelp = false // any key closes the help; q still quits
 		if key.Matches(msg, m.keys.Quit) {
 			return m, tea.Quit
 		}
@@ -201,14 +320,70 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m, tea.Quit
 	case key.Matches(msg, k.Help):
 		m.showHelp = true
+		return m, nil
+	case key.Matches(msg, k.Command):
+		m.focus = focusPalette
+		return m, m.pal.open(m.paletteItems())
+	case key.Matches(msg, k.Back):
+		return m.back()
+	}
+	if m.focus == focusDetail {
+		if cmd, ok := m.detailKey(msg); ok {
+			return m, cmd
+		}
+	}
+	return m.treeKey(msg)
+}
+
+// back is esc: clear the filter, leave the pane, close the pane — one step
+// per press, so esc never throws away more than the user meant.
+func (m Model) back() (tea.Model, tea.Cmd) {
+	switch {
+	case m.focus == focusDetail:
+		m.focus = focusTree
+	case m.detail.kind != paneNone:
+		m.detail.kind = paneNone
+		m.layout()
+	case m.filter.Value() != "":
+		m.filter.SetValue("")
+		m.tree.SetFilter("")
+	}
+	return m, nil
+}
+
+func (m Model) filterKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	switch msg.String() {
+	case "esc":
+		m.filter.SetValue("")
+		m.filter.Blur()
+		m.focus = focusTree
+		m.tree.SetFilter("")
+		return m, nil
+	case "enter", "down", "up":
+		m.filter.Blur()
+		m.focus = focusTree
+		if msg.String() != "enter" {
+			return m.treeKey(msg)
+		}
+		return m, nil
+	}
+	var cmd tea.Cmd
+	m.filter, cmd = m.filter.Update(msg)
+	m.tree.SetFilter(m.filter.Value())
+	return m, cmd
+}
+
+func (m Model) treeKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	k := m.keys
+	switch {
 	case key.Matches(msg, k.Up):
 		m.tree.Move(-1)
 	case key.Matches(msg, k.Down):
 		m.tree.Move(1)
 	case key.Matches(msg, k.PageUp):
-		m.tree.Move(-m.tree.height + 1)
+		m.tree.Move(-m.tree.rowsVisible() + 1)
 	case key.Matches(msg, k.PageDown):
-		m.tree.Move(m.tree.height - 1)
+		m.tree.Move(m.tree.rowsVisible() - 1)
 	case key.Matches(msg, k.Top):
 		m.tree.MoveTo(0)
 	case key.Matches(msg, k.Bottom):
@@ -222,27 +397,149 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Filter):
 		m.focus = focusFilter
 		return m, m.filter.Focus()
-	case key.Matches(msg, k.ClearFilter):
-		if m.filter.Value() != "" {
-			m.filter.SetValue("")
-			m.tree.SetFilter("")
-		}
 	case key.Matches(msg, k.ProblemsOnly):
 		if m.tree.ToggleProblemsOnly() {
-			m.status = "showing problems only"
+			m.status = "showing problems only (! shows all)"
 		} else {
 			m.status = "showing all pods"
 		}
+	case key.Matches(msg, k.ByNode):
+		if m.tree.ToggleByNode() {
+			m.status = "grouped by node (n groups by namespace)"
+		} else {
+			m.status = "grouped by namespace"
+		}
+	default:
+		return m.actionKey(msg)
 	}
 	return m, nil
 }
 
-// layout hands each child its size; computed once per resize.
+// detailKey scrolls the focused pane; it reports false for keys it leaves
+// to the tree (the one-key actions work from the pane too).
+func (m *Model) detailKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Up, k.Down, k.PageUp, k.PageDown):
+		return m.detail.Update(msg), true
+	case key.Matches(msg, k.Top):
+		m.detail.vp.GotoTop()
+		return nil, true
+	case key.Matches(msg, k.Bottom):
+		m.detail.vp.GotoBottom()
+		return nil, true
+	}
+	return nil, false
+}
+
+// actionKey runs the one-key actions on the selection.
+func (m Model) actionKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	k := m.keys
+	sel := m.selection()
+	switch {
+	case key.Matches(msg, k.Describe):
+		if sel.pod == "" && sel.node == "" {
+			return m, m.say("select a pod (or a node in group-by-node view) to describe")
+		}
+		return m, m.openDescribe(sel)
+	case key.Matches(msg, k.Events):
+		m.openEvents(sel)
+		return m, nil
+	}
+	return m, nil
+}
+
+// selection is the subject under the cursor.
+func (m Model) selection() subject {
+	l, ok := m.tree.SelectedLine()
+	if !ok {
+		return subject{}
+	}
+	s := subject{namespace: l.ns, node: l.node}
+	if l.pod != nil {
+		s.namespace, s.pod, s.node = l.pod.Namespace, l.pod.Name, l.pod.Node
+		s.container = m.tree.SelectedContainer()
+	}
+	return s
+}
+
+func (m Model) say(s string) tea.Cmd { return func() tea.Msg { return statusMsg(s) } }
+
+func (m *Model) openDescribe(s subject) tea.Cmd {
+	m.seq++
+	m.detail.Open(paneDescribe, s, m.seq, "describing…")
+	m.focus = focusDetail
+	m.layout()
+	seq, client := m.seq, m.src.Client()
+	kind, ns, name := "Pod", s.namespace, s.pod
+	if s.pod == "" {
+		kind, ns, name = "Node", "", s.node
+	}
+	return func() tea.Msg {
+		text, err := kube.Describe(client, kind, ns, name)
+		return describeMsg{seq: seq, text: text, err: err}
+	}
+}
+
+func (m *Model) showDescribe(msg describeMsg) {
+	if msg.err != nil {
+		m.detail.status = "describe failed: " + kube.Explain(msg.err)
+		m.detail.SetContent("", "", false)
+		return
+	}
+	m.detail.status = "kubectl describe"
+	text := clean(msg.text)
+	m.detail.SetContent(m.styles.App.Render(text), text, false)
+}
+
+func (m *Model) openEvents(s subject) {
+	m.seq++
+	m.detail.Open(paneEvents, s, m.seq, "")
+	if s.pod == "" && s.node == "" {
+		m.detail.title = "Events · Warning events in scope"
+	}
+	m.focus = focusDetail
+	m.layout()
+	m.refreshDetail()
+}
+
+// refreshDetail recomputes content that is derived from model state.
+func (m *Model) refreshDetail() {
+	if m.detail.kind != paneEvents {
+		return
+	}
+	s := m.detail.subject
+	var filter func(kube.EventRow) bool
+	if s.pod != "" {
+		filter = func(e kube.EventRow) bool {
+			return (e.Namespace == s.namespace && e.ObjectName == s.pod) || (e.ObjectKind == "Node" && e.ObjectName == s.node)
+		}
+	}
+	groups := m.feed.Groups(filter)
+	styled, plain := renderEvents(m.styles, groups, m.opts.Now())
+	m.detail.status = fmt.Sprintf("%d groups · warnings, newest first", len(groups))
+	m.detail.SetContent(styled, plain, false)
+}
+
+// layout hands each child its size; computed once per resize or pane change.
 func (m *Model) layout() {
 	m.help.SetWidth(m.width)
 	m.filter.SetWidth(max(10, m.width-4))
-	// header, blank, status line, help line
-	m.tree.SetSize(m.width, max(1, m.height-4))
+	m.pal.setWidth(m.width)
+	body := max(1, m.height-4) // two header lines, status line, help line
+	m.wide = m.width >= 140
+	switch {
+	case m.detail.kind == paneNone:
+		m.tree.SetSize(m.width, body)
+	case m.wide:
+		tw := m.width * 11 / 20
+		m.tree.SetSize(tw, body)
+		m.detail.SetSize(m.width-tw-1, body)
+	default:
+		th := max(4, body*2/5)
+		m.tree.SetSize(m.width, th)
+		m.detail.SetSize(m.width, body-th-1)
+	}
 }
 
 // View draws the screen.
@@ -260,27 +557,72 @@ func (m Model) render() string {
 		return ""
 	}
 	if m.width < MinWidth || m.height < MinHeight {
-		return st.Error.Render(fmt.Sprintf("kdoctor needs a terminal of at least %d×%d (this one is %d×%d)", MinWidth, MinHeight, m.width, m.height))
+		return st.Error.Render(ansi.Wordwrap(fmt.Sprintf("kdoctor needs a terminal of at least %d×%d (this one is %d×%d)", MinWidth, MinHeight, m.width, m.height), m.width, ""))
+	}
+	body := max(1, m.height-4)
+	var main string
+	switch {
+	case m.showHelp:
+		main = st.Title.Render("Keys") + "\n\n" + m.help.FullHelpView(m.paneKeys().FullHelp()) + "\n\n" + st.Muted.Render("press any key to close")
+	case m.focus == focusDialog:
+		main = m.dlg.view(st, m.width, body)
+	case m.focus == focusPalette:
+		main = m.pal.view(st, m.width, body)
+	case m.detail.kind == paneNone:
+		main = m.tree.View(st, m.opts.Now())
+	case m.wide:
+		tree := box(m.tree.View(st, m.opts.Now()), m.tree.width, body)
+		sep := st.Border.Render(strings.TrimSuffix(strings.Repeat("│\n", body), "\n"))
+		main = lipgloss.JoinHorizontal(lipgloss.Top, tree, sep, m.detail.View(st, m.width-m.tree.width-1))
+	default:
+		tree := box(m.tree.View(st, m.opts.Now()), m.width, m.tree.height)
+		main = tree + "\n" + st.Border.Render(strings.Repeat("─", m.width)) + "\n" + m.detail.View(st, m.width)
 	}
 	var b strings.Builder
 	b.WriteString(m.headerView())
 	b.WriteByte('\n')
-	if m.showHelp {
-		body := st.Title.Render("Keys") + "\n\n" + m.help.FullHelpView(m.keys.FullHelp()) + "\n\n" + st.Muted.Render("press any key to close")
-		b.WriteString(lipgloss.NewStyle().Height(m.height - 2).MaxHeight(m.height - 2).Render(body))
-	} else {
-		b.WriteString(lipgloss.NewStyle().Height(m.tree.height).MaxHeight(m.tree.height).Render(m.tree.View(st, m.opts.Now())))
-	}
+	b.WriteString(box(main, m.width, body))
 	b.WriteByte('\n')
 	b.WriteString(m.statusView())
 	b.WriteByte('\n')
-	b.WriteString(m.help.ShortHelpView(m.keys.ShortHelp()))
+	b.WriteString(m.help.ShortHelpView(m.paneKeys().ShortHelp()))
 	return b.String()
+}
+
+// box clips or pads s to exactly w×h cells.
+func box(s string, w, h int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > h {
+		lines = lines[:h]
+	}
+	for len(lines) < h {
+		lines = append(lines, "")
+	}
+	for i, l := range lines {
+		l = ansi.Truncate(l, w, "")
+		if n := ansi.StringWidth(l); n < w {
+			l += strings.Repeat(" ", w-n)
+		}
+		lines[i] = l
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (m Model) paneKeys() help.KeyMap {
+	switch {
+	case m.focus == focusDialog:
+		return m.keys.dialogHelp()
+	case m.focus == focusDetail && m.detail.kind == paneLogs:
+		return m.keys.logsHelp()
+	case m.focus == focusDetail:
+		return m.keys.detailHelp()
+	}
+	return m.keys.treeHelp()
 }
 
 func (m Model) headerView() string {
 	st := m.styles
-	info := m.opts.Info
+	info := m.src.Info()
 	var parts []string
 	if info.Demo {
 		parts = append(parts, st.Badge.Render(" DEMO "))
@@ -289,20 +631,40 @@ func (m Model) headerView() string {
 		parts = append(parts, st.Badge.Render(" READ-ONLY "))
 	}
 	parts = append(parts, st.Title.Render("kdoctor"))
-	parts = append(parts, st.HeaderKey.Render("ctx ")+st.Header.Render(info.Context))
+	parts = append(parts, st.HeaderKey.Render("ctx ")+st.Header.Render(clean(info.Context)))
 	scope := "all namespaces"
-	if len(m.opts.Scope.Namespaces) > 0 {
-		scope = strings.Join(m.opts.Scope.Namespaces, ",")
+	if len(m.scope.Namespaces) > 0 {
+		scope = strings.Join(m.scope.Namespaces, ",")
 	}
 	parts = append(parts, st.HeaderKey.Render("ns ")+st.Header.Render(scope))
 	parts = append(parts, m.stateView())
 	c := m.tree.Counts()
-	counts := fmt.Sprintf("%s %d ok  %s %d failing  %s %d warning  %s %d pending",
-		healthSymbol[kube.Healthy], c[kube.Healthy], healthSymbol[kube.Failing], c[kube.Failing],
-		healthSymbol[kube.Warning], c[kube.Warning], healthSymbol[kube.Pending], c[kube.Pending])
+	counts := fmt.Sprintf("%s %d failing  %s %d warning  %s %d pending  %s %d ok",
+		healthSymbol[kube.Failing], c[kube.Failing], healthSymbol[kube.Warning], c[kube.Warning],
+		healthSymbol[kube.Pending], c[kube.Pending], healthSymbol[kube.Healthy], c[kube.Healthy])
 	line1 := strings.Join(parts, st.Muted.Render(" │ "))
-	line2 := st.HeaderKey.Render(info.Server) + st.Muted.Render("  ") + st.Header.Render(counts)
+	line2 := st.Header.Render(counts) + st.Muted.Render("  ") + st.HeaderKey.Render(clean(info.Server))
+	if u := m.unavailable(); u != "" {
+		line2 = st.Header.Render(counts) + "  " + st.Health[kube.Warning].Render(u)
+	}
 	return ansi.Truncate(line1, m.width, "…") + "\n" + ansi.Truncate(line2, m.width, "…")
+}
+
+// unavailable explains watched resources the user may not read.
+func (m Model) unavailable() string {
+	var out []string
+	for _, r := range m.resources {
+		if r.State != kube.Forbidden || r.Resource == kube.ResPods {
+			continue
+		}
+		what := map[string]string{
+			kube.ResNodes:     "node conditions unavailable",
+			kube.ResEvents:    "events feed unavailable",
+			kube.ResWorkloads: "workloads without pods not shown",
+		}[r.Resource]
+		out = append(out, r.Resource+": forbidden — "+what)
+	}
+	return strings.Join(out, "; ")
 }
 
 func (m Model) stateView() string {
@@ -311,11 +673,11 @@ func (m Model) stateView() string {
 	case m.ended:
 		return st.Error.Render("watch stopped")
 	case m.state == kube.Syncing:
-		return st.Health[kube.Pending].Render(fmt.Sprintf("syncing %d pods…", m.received))
+		return st.Health[kube.Pending].Render(fmt.Sprintf("syncing… %d objects", m.received))
 	case m.state == kube.Live:
 		return st.Health[kube.Healthy].Render("● live")
 	case m.state == kube.Reconnecting:
-		return st.Health[kube.Warning].Render("reconnecting: " + kube.Explain(m.watchErr))
+		return st.Health[kube.Warning].Render("reconnecting (showing last known state): " + kube.Explain(m.watchErr))
 	default:
 		return st.Error.Render("forbidden: " + kube.Explain(m.watchErr))
 	}
@@ -324,7 +686,7 @@ func (m Model) stateView() string {
 func (m Model) statusView() string {
 	st := m.styles
 	if m.focus == focusFilter || m.filter.Value() != "" {
-		return m.filter.View()
+		return ansi.Truncate(m.filter.View(), m.width, "…")
 	}
 	s := m.status
 	if s == "" {
@@ -335,5 +697,5 @@ func (m Model) statusView() string {
 			}
 		}
 	}
-	return st.StatusLine.Render(ansi.Truncate(s, m.width, "…"))
+	return st.StatusLine.Render(ansi.Truncate(clean(s), m.width, "…"))
 }

@@ -5,15 +5,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
-	"charm.land/lipgloss/v2"
-	"github.com/charmbracelet/x/ansi"
 	"github.com/sahilm/fuzzy"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
-	"github.com/kdoctor-dev/kdoctor/themes"
 )
 
 // nodeKind is the level of a tree line.
@@ -24,6 +20,7 @@ const (
 	workloadNode
 	podNode
 	containerNode
+	k8sNodeNode // a cluster node, in group-by-node mode
 )
 
 // line is one visible row of the tree.
@@ -35,17 +32,28 @@ type line struct {
 	health kube.Health
 	pod    *kube.PodRow // pod and container lines
 	ctr    int          // container index for container lines
-	count  [4]int       // pods by health under a namespace or workload
+	count  [4]int       // pods by health under a namespace, workload or node
 	open   bool
-	match  []int // matched rune positions in label, for highlighting
+	match  []int  // matched rune positions in label, for highlighting
+	note   string // summary shown in place of pod columns (missing pods, node state)
+	node   string // the cluster node of a node line
+	ns     string
+	wlKind string
+	wlName string
 }
 
-// PodTree is the pod tree pane: namespace → workload → pod → container, with
-// health rolled up and problems first. It keeps the cursor on the same object
-// across live updates.
+// PodTree is the pod tree pane: namespace → workload → pod → container (or
+// node → pod → container), with health rolled up and problems first. It
+// keeps the cursor on the same object across live updates.
 type PodTree struct {
 	rows      map[types.UID]*kube.PodRow
-	collapsed map[string]bool // namespaces and workloads the user closed
+	workloads map[types.UID]kube.WorkloadRow
+	nodes     map[string]kube.NodeRow
+	// failedCreate holds the latest FailedCreate message per owner
+	// ("ns/replicaset-name"), the reason a workload has no pods.
+	failedCreate map[string]string
+
+	collapsed map[string]bool // namespaces, workloads and nodes the user closed
 	expanded  map[string]bool // pods the user opened
 	lines     []line
 
@@ -55,11 +63,16 @@ type PodTree struct {
 
 	filter       string
 	problemsOnly bool
+	byNode       bool
 }
 
 // NewPodTree returns an empty tree.
 func NewPodTree() PodTree {
-	return PodTree{rows: map[types.UID]*kube.PodRow{}, collapsed: map[string]bool{}, expanded: map[string]bool{}}
+	return PodTree{
+		rows: map[types.UID]*kube.PodRow{}, workloads: map[types.UID]kube.WorkloadRow{},
+		nodes: map[string]kube.NodeRow{}, failedCreate: map[string]string{},
+		collapsed: map[string]bool{}, expanded: map[string]bool{},
+	}
 }
 
 // Apply merges a watch batch and rebuilds the visible lines.
@@ -71,7 +84,26 @@ func (t *PodTree) Apply(b kube.Batch) {
 	for _, uid := range b.DeletedPods {
 		delete(t.rows, uid)
 	}
-	t.rebuild()
+	for _, w := range b.Workloads {
+		t.workloads[w.UID] = w
+	}
+	for _, uid := range b.DeletedWorkloads {
+		delete(t.workloads, uid)
+	}
+	for _, n := range b.Nodes {
+		t.nodes[n.Name] = n
+	}
+	for _, n := range b.DeletedNodes {
+		delete(t.nodes, n)
+	}
+	for _, e := range b.Events {
+		if e.Reason == "FailedCreate" {
+			t.failedCreate[e.Namespace+"/"+e.ObjectName] = e.Message
+		}
+	}
+	if len(b.Pods)+len(b.DeletedPods)+len(b.Workloads)+len(b.DeletedWorkloads)+len(b.Nodes)+len(b.DeletedNodes) > 0 {
+		t.rebuild()
+	}
 }
 
 // Counts returns how many pods are in each health state.
@@ -84,6 +116,22 @@ func (t *PodTree) Counts() (c [4]int) {
 
 // Len is the number of pods held.
 func (t *PodTree) Len() int { return len(t.rows) }
+
+// Node returns what is known of a cluster node.
+func (t *PodTree) Node(name string) (kube.NodeRow, bool) {
+	n, ok := t.nodes[name]
+	return n, ok
+}
+
+// Pod finds a pod by namespace and name.
+func (t *PodTree) Pod(ns, name string) *kube.PodRow {
+	for _, r := range t.rows {
+		if r.Namespace == ns && r.Name == name {
+			return r
+		}
+	}
+	return nil
+}
 
 // SetSize sets the pane's size in cells.
 func (t *PodTree) SetSize(w, h int) {
@@ -104,6 +152,13 @@ func (t *PodTree) ToggleProblemsOnly() bool {
 	return t.problemsOnly
 }
 
+// ToggleByNode switches between grouping by namespace and by node.
+func (t *PodTree) ToggleByNode() bool {
+	t.byNode = !t.byNode
+	t.rebuild()
+	return t.byNode
+}
+
 // Selected returns the pod under the cursor (or owning the container under it).
 func (t *PodTree) Selected() *kube.PodRow {
 	if t.cursor < len(t.lines) {
@@ -112,10 +167,39 @@ func (t *PodTree) Selected() *kube.PodRow {
 	return nil
 }
 
-// Move moves the cursor by delta lines.
-func (t *PodTree) Move(delta int) {
-	t.setCursor(t.cursor + delta)
+// SelectedLine returns the line under the cursor.
+func (t *PodTree) SelectedLine() (line, bool) {
+	if t.cursor < len(t.lines) {
+		return t.lines[t.cursor], true
+	}
+	return line{}, false
 }
+
+// SelectedContainer names the container under the cursor, if any.
+func (t *PodTree) SelectedContainer() string {
+	if l, ok := t.SelectedLine(); ok && l.kind == containerNode {
+		return l.pod.Containers[l.ctr].Name
+	}
+	return ""
+}
+
+// Select puts the cursor on a pod, opening its namespace and workload.
+func (t *PodTree) Select(ns, name string) bool {
+	p := t.Pod(ns, name)
+	if p == nil {
+		return false
+	}
+	t.filter = ""
+	delete(t.collapsed, "ns/"+ns)
+	delete(t.collapsed, "wl/"+ns+"/"+p.WorkloadKind+"/"+p.WorkloadName)
+	delete(t.collapsed, "node/"+p.Node)
+	t.cursorID = "pod/" + string(p.UID)
+	t.rebuild()
+	return true
+}
+
+// Move moves the cursor by delta lines.
+func (t *PodTree) Move(delta int) { t.setCursor(t.cursor + delta) }
 
 // MoveTo puts the cursor on an absolute line (negative counts from the end).
 func (t *PodTree) MoveTo(i int) {
@@ -123,6 +207,13 @@ func (t *PodTree) MoveTo(i int) {
 		i = len(t.lines) + i
 	}
 	t.setCursor(i)
+}
+
+// ClickRow selects the line at a row of the pane (0 is the column header).
+func (t *PodTree) ClickRow(row int) {
+	if row >= 1 {
+		t.setCursor(t.top + row - 1)
+	}
 }
 
 func (t *PodTree) setCursor(i int) {
@@ -135,33 +226,37 @@ func (t *PodTree) setCursor(i int) {
 	t.scrollToCursor()
 }
 
+func (t *PodTree) rowsVisible() int { return max(1, t.height-1) }
+
 func (t *PodTree) scrollToCursor() {
 	if t.height <= 0 {
 		return
 	}
+	h := t.rowsVisible()
 	if t.cursor < t.top {
 		t.top = t.cursor
 	}
-	if t.cursor >= t.top+t.height {
-		t.top = t.cursor - t.height + 1
+	if t.cursor >= t.top+h {
+		t.top = t.cursor - h + 1
 	}
-	t.top = max(0, min(t.top, len(t.lines)-t.height))
+	t.top = max(0, min(t.top, len(t.lines)-h))
 }
 
 // SetOpen opens or closes the node under the cursor.
 func (t *PodTree) SetOpen(open bool) {
-	if t.cursor >= len(t.lines) {
+	l, ok := t.SelectedLine()
+	if !ok {
 		return
 	}
-	l := t.lines[t.cursor]
 	switch l.kind {
 	case podNode:
 		t.expanded[l.id] = open
 	case containerNode:
 		if !open {
 			// Closing on a container closes its pod and moves up to it.
-			t.expanded["pod/"+string(l.pod.UID)] = false
-			t.cursorID = "pod/" + string(l.pod.UID)
+			id := "pod/" + string(l.pod.UID)
+			t.expanded[id] = false
+			t.cursorID = id
 		}
 	default:
 		t.collapsed[l.id] = !open
@@ -171,109 +266,53 @@ func (t *PodTree) SetOpen(open bool) {
 
 // Toggle flips the node under the cursor.
 func (t *PodTree) Toggle() {
-	if t.cursor < len(t.lines) {
-		t.SetOpen(!t.lines[t.cursor].open)
+	if l, ok := t.SelectedLine(); ok {
+		t.SetOpen(!l.open)
 	}
 }
 
 type wlKey struct{ ns, kind, name string }
 
+// group is a namespace or a node with what sits under it.
+type group struct {
+	id, label, note string
+	kind            nodeKind
+	node            string
+	health          kube.Health
+	count           [4]int
+	wls             []wlKey
+	pods            map[wlKey][]*kube.PodRow
+}
+
 // rebuild recomputes the visible lines from the rows, keeping the cursor on
 // the same object and the selection's screen position where possible.
 func (t *PodTree) rebuild() {
 	screenPos := t.cursor - t.top
-	matches := t.matchingRows()
-
-	byNS := map[string]map[wlKey][]*kube.PodRow{}
-	for _, r := range matches {
-		wls := byNS[r.Namespace]
-		if wls == nil {
-			wls = map[wlKey][]*kube.PodRow{}
-			byNS[r.Namespace] = wls
-		}
-		k := wlKey{r.Namespace, r.WorkloadKind, r.WorkloadName}
-		wls[k] = append(wls[k], r)
-	}
-
-	type nsGroup struct {
-		name   string
-		health kube.Health
-		count  [4]int
-		wls    []wlKey
-	}
-	var groups []nsGroup
-	wlHealth := map[wlKey]kube.Health{}
-	wlCount := map[wlKey][4]int{}
-	for ns, wls := range byNS {
-		g := nsGroup{name: ns}
-		for k, pods := range wls {
-			var c [4]int
-			h := kube.Healthy
-			for _, p := range pods {
-				c[p.Health]++
-				h = max(h, p.Health)
-			}
-			wlHealth[k], wlCount[k] = h, c
-			for i := range c {
-				g.count[i] += c[i]
-			}
-			g.health = max(g.health, h)
-			g.wls = append(g.wls, k)
-			slices.SortFunc(pods, func(a, b *kube.PodRow) int {
-				return cmp.Or(cmp.Compare(b.Health, a.Health), cmp.Compare(a.Name, b.Name))
-			})
-		}
-		slices.SortFunc(g.wls, func(a, b wlKey) int {
-			return cmp.Or(cmp.Compare(wlHealth[b], wlHealth[a]), cmp.Compare(boolInt(a.kind == ""), boolInt(b.kind == "")), cmp.Compare(a.name, b.name), cmp.Compare(a.kind, b.kind))
-		})
-		groups = append(groups, g)
-	}
-	slices.SortFunc(groups, func(a, b nsGroup) int {
-		return cmp.Or(cmp.Compare(b.health, a.health), cmp.Compare(a.name, b.name))
-	})
-
+	groups, wlHealth, wlCount, wlNote := t.groups()
 	filtering := t.filter != ""
+
 	lines := t.lines[:0]
 	for _, g := range groups {
-		nsID := "ns/" + g.name
-		nsOpen := filtering || !t.collapsed[nsID]
-		lines = append(lines, line{id: nsID, kind: nsNode, label: g.name, health: g.health, count: g.count, open: nsOpen})
-		if !nsOpen {
+		open := filtering || !t.collapsed[g.id]
+		lines = append(lines, line{id: g.id, kind: g.kind, label: g.label, health: g.health, count: g.count, open: open, note: g.note, node: g.node, ns: g.label})
+		if !open {
 			continue
 		}
 		for _, k := range g.wls {
-			pods := byNS[g.name][k]
+			pods := g.pods[k]
 			depth := 1
 			if k.kind != "" {
 				wlID := "wl/" + k.ns + "/" + k.kind + "/" + k.name
 				wlOpen := filtering || !t.collapsed[wlID]
-				lines = append(lines, line{id: wlID, kind: workloadNode, depth: 1, label: k.kind + " " + k.name, health: wlHealth[k], count: wlCount[k], open: wlOpen})
+				lines = append(lines, line{id: wlID, kind: workloadNode, depth: 1, label: k.kind + " " + k.name, health: wlHealth[k],
+					count: wlCount[k], open: wlOpen, note: wlNote[k], ns: k.ns, wlKind: k.kind, wlName: k.name})
 				if !wlOpen {
 					continue
 				}
 				depth = 2
 			}
 			for _, p := range pods {
-				podID := "pod/" + string(p.UID)
-				open := t.expanded[podID]
-				l := line{id: podID, kind: podNode, depth: depth, label: p.Name, health: p.Health, pod: p, open: open}
-				if filtering {
-					l.match = fuzzyPositions(t.filter, p.Name)
-				}
-				lines = append(lines, l)
-				if open {
-					for i, c := range p.Containers {
-						h := kube.Healthy
-						if !c.Ready && !c.Init {
-							h = p.Health
-						}
-						label := c.Name
-						if c.Init {
-							label = "init:" + c.Name
-						}
-						lines = append(lines, line{id: podID + "/" + label, kind: containerNode, depth: depth + 1, label: label, health: h, pod: p, ctr: i})
-					}
-				}
+				lines = t.appendPod(lines, p, depth, filtering)
 			}
 		}
 	}
@@ -289,17 +328,166 @@ func (t *PodTree) rebuild() {
 			}
 		}
 	}
-	if idx < 0 {
-		idx = min(t.cursor, len(t.lines)-1)
-	}
 	if len(t.lines) == 0 {
 		t.cursor, t.top = 0, 0
 		return
+	}
+	if idx < 0 {
+		idx = min(t.cursor, len(t.lines)-1)
 	}
 	t.cursor = max(idx, 0)
 	t.cursorID = t.lines[t.cursor].id
 	t.top = t.cursor - screenPos
 	t.scrollToCursor()
+}
+
+func (t *PodTree) appendPod(lines []line, p *kube.PodRow, depth int, filtering bool) []line {
+	podID := "pod/" + string(p.UID)
+	open := t.expanded[podID]
+	label := p.Name
+	if t.byNode {
+		label = p.Namespace + "/" + p.Name
+	}
+	l := line{id: podID, kind: podNode, depth: depth, label: label, health: p.Health, pod: p, open: open, ns: p.Namespace, node: p.Node}
+	if filtering {
+		l.match = fuzzyPositions(t.filter, label)
+	}
+	lines = append(lines, l)
+	if !open {
+		return lines
+	}
+	for i, c := range p.Containers {
+		h := kube.Healthy
+		if !c.Ready && !c.Init && p.Health != kube.Healthy {
+			h = p.Health
+		}
+		name := c.Name
+		if c.Init {
+			name = "init:" + c.Name
+		}
+		lines = append(lines, line{id: podID + "/" + name, kind: containerNode, depth: depth + 1, label: name, health: h, pod: p, ctr: i, ns: p.Namespace, node: p.Node})
+	}
+	return lines
+}
+
+// groups buckets the matching pods (and workloads with missing pods) by
+// namespace or node, sorted worst first.
+func (t *PodTree) groups() ([]*group, map[wlKey]kube.Health, map[wlKey][4]int, map[wlKey]string) {
+	byID := map[string]*group{}
+	var groups []*group
+	get := func(id, label string, kind nodeKind) *group {
+		g := byID[id]
+		if g == nil {
+			g = &group{id: id, label: label, kind: kind, pods: map[wlKey][]*kube.PodRow{}}
+			byID[id] = g
+			groups = append(groups, g)
+		}
+		return g
+	}
+	for _, r := range t.matchingRows() {
+		var g *group
+		k := wlKey{r.Namespace, r.WorkloadKind, r.WorkloadName}
+		if t.byNode {
+			name := r.Node
+			if name == "" {
+				name = "(not scheduled)"
+			}
+			g = get("node/"+name, name, k8sNodeNode)
+			g.node = r.Node
+			k = wlKey{} // pods sit directly under their node
+		} else {
+			g = get("ns/"+r.Namespace, r.Namespace, nsNode)
+		}
+		g.pods[k] = append(g.pods[k], r)
+	}
+	wlHealth := map[wlKey]kube.Health{}
+	wlCount := map[wlKey][4]int{}
+	wlNote := map[wlKey]string{}
+	if !t.byNode {
+		for _, w := range t.missingWorkloads() {
+			k := wlKey{w.Namespace, w.Kind, w.Name}
+			g := get("ns/"+w.Namespace, w.Namespace, nsNode)
+			if _, ok := g.pods[k]; !ok {
+				g.pods[k] = nil
+			}
+			wlHealth[k] = kube.Warning
+			note := fmt.Sprintf("%d of %d pods exist", w.Current, w.Desired)
+			if msg := t.failedCreateFor(w); msg != "" {
+				wlHealth[k] = kube.Failing
+				note += " · FailedCreate: " + msg
+			}
+			wlNote[k] = note
+		}
+	}
+	if t.byNode {
+		for _, g := range groups {
+			if n, ok := t.nodes[g.node]; ok {
+				g.health = n.Health
+				g.note = n.Summary()
+			}
+		}
+	}
+	for _, g := range groups {
+		for k, pods := range g.pods {
+			var c [4]int
+			h := wlHealth[k]
+			for _, p := range pods {
+				c[p.Health]++
+				h = max(h, p.Health)
+			}
+			wlHealth[k], wlCount[k] = h, c
+			for i := range c {
+				g.count[i] += c[i]
+			}
+			g.health = max(g.health, h)
+			g.wls = append(g.wls, k)
+			slices.SortFunc(pods, func(a, b *kube.PodRow) int {
+				return cmp.Or(cmp.Compare(b.Health, a.Health), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+			})
+		}
+		slices.SortFunc(g.wls, func(a, b wlKey) int {
+			return cmp.Or(cmp.Compare(wlHealth[b], wlHealth[a]), cmp.Compare(boolInt(a.kind == ""), boolInt(b.kind == "")),
+				cmp.Compare(a.name, b.name), cmp.Compare(a.kind, b.kind))
+		})
+	}
+	slices.SortFunc(groups, func(a, b *group) int {
+		return cmp.Or(cmp.Compare(b.health, a.health), cmp.Compare(a.label, b.label))
+	})
+	return groups, wlHealth, wlCount, wlNote
+}
+
+// missingWorkloads are controllers that want more pods than they have, kept
+// when they match the filter: their pods may never have been created, and
+// only the workload's events say why.
+func (t *PodTree) missingWorkloads() []kube.WorkloadRow {
+	var out []kube.WorkloadRow
+	for _, w := range t.workloads {
+		if w.Missing() == 0 {
+			continue
+		}
+		if t.filter != "" && len(fuzzy.Find(strings.ReplaceAll(t.filter, " ", ""), []string{w.Namespace + " " + w.Name + " " + t.failedCreateFor(w)})) == 0 {
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// failedCreateFor finds the FailedCreate message of a workload: on itself, or
+// for a Deployment on one of its ReplicaSets (named <deployment>-<hash>).
+func (t *PodTree) failedCreateFor(w kube.WorkloadRow) string {
+	if msg, ok := t.failedCreate[w.Namespace+"/"+w.Name]; ok {
+		return msg
+	}
+	if w.Kind == "Deployment" {
+		prefix := w.Namespace + "/" + w.Name + "-"
+		for k, msg := range t.failedCreate {
+			if strings.HasPrefix(k, prefix) && !strings.Contains(k[len(prefix):], "-") {
+				return msg
+			}
+		}
+	}
+	return ""
 }
 
 // matchingRows applies problems-only and the fuzzy filter. The filter looks at
@@ -344,225 +532,6 @@ func fuzzyPositions(q, s string) []int {
 		return nil
 	}
 	return m[0].MatchedIndexes
-}
-
-var healthSymbol = [4]string{"✔", "…", "▲", "✖"}
-
-// View renders the visible window of the tree. Only the lines on screen are
-// styled, so the cost does not grow with the number of pods.
-func (t *PodTree) View(st themes.Styles, now time.Time) string {
-	if t.height <= 0 || t.width <= 0 {
-		return ""
-	}
-	var b strings.Builder
-	cols := newColumns(t.width)
-	b.WriteString(st.Muted.Render(cols.header()))
-	shown := 1
-	for i := t.top; i < len(t.lines) && shown < t.height; i++ {
-		b.WriteByte('\n')
-		b.WriteString(t.renderLine(st, cols, t.lines[i], i == t.cursor, now))
-		shown++
-	}
-	if len(t.lines) == 0 && t.height > 1 {
-		b.WriteString("\n" + st.Muted.Render(t.emptyMessage()))
-	}
-	return b.String()
-}
-
-func (t *PodTree) emptyMessage() string {
-	switch {
-	case t.filter != "":
-		return fmt.Sprintf("  no pod matches %q (esc clears the filter)", t.filter)
-	case t.problemsOnly && len(t.rows) > 0:
-		return "  no problems: every pod is healthy (! shows all pods)"
-	}
-	return "  no pods yet"
-}
-
-// columns lays out the table for a width: the name column takes what the
-// fixed columns leave. Below 120 cells the probable cause replaces the
-// status word for unhealthy pods (it says more), and the node column goes.
-type columns struct {
-	width, name, ready, status, restarts, age, node, cause int
-	merged                                                 bool
-}
-
-func newColumns(w int) columns {
-	c := columns{width: w, ready: 6, restarts: 9, age: 6}
-	if w < 120 {
-		c.merged = true
-		c.restarts, c.age = 5, 5
-		rest := w - c.ready - c.restarts - c.age
-		c.status = max(27, rest*2/5)
-		c.name = max(rest-c.status, 16)
-		return c
-	}
-	c.status = 18
-	rest := w - c.ready - c.status - c.restarts - c.age
-	if w >= 150 {
-		c.node = 24
-		rest -= c.node
-	}
-	c.name = min(50, rest*11/20)
-	c.cause = rest - c.name
-	return c
-}
-
-func (c columns) header() string {
-	status := "STATUS"
-	if c.merged {
-		status = "STATUS / PROBABLE CAUSE"
-	}
-	restarts := "RESTARTS"
-	if c.restarts < 9 {
-		restarts = "RST"
-	}
-	s := pad("NAME", c.name) + pad("READY", c.ready) + pad(status, c.status) + pad(restarts, c.restarts) + pad("AGE", c.age)
-	if c.node > 0 {
-		s += pad("NODE", c.node)
-	}
-	if c.cause > 0 {
-		s += pad("PROBABLE CAUSE", c.cause)
-	}
-	return s
-}
-
-func (t *PodTree) renderLine(st themes.Styles, c columns, l line, selected bool, now time.Time) string {
-	indent := strings.Repeat("  ", l.depth)
-	marker := "  "
-	switch {
-	case l.kind == containerNode:
-		marker = "· "
-	case l.open:
-		marker = "▾ "
-	default:
-		marker = "▸ "
-	}
-	sym := healthSymbol[l.health]
-	prefix := indent + marker + sym + " "
-	nameW := max(c.name-lipgloss.Width(prefix)-1, 4)
-	label := ansi.Truncate(l.label, nameW, "…")
-
-	var nameStyle lipgloss.Style
-	switch l.kind {
-	case nsNode:
-		nameStyle = st.Namespace
-	case workloadNode:
-		nameStyle = st.Workload
-	case podNode:
-		nameStyle = st.Pod
-	default:
-		nameStyle = st.Container
-	}
-	hs := st.Health[l.health]
-	if selected {
-		nameStyle, hs = st.Selected, st.Selected
-	}
-	var name string
-	if len(l.match) > 0 && !selected {
-		name = highlight(label, l.match, nameStyle, st.Match)
-	} else {
-		name = nameStyle.Render(label)
-	}
-	cell := func(s string, w int, style lipgloss.Style) string {
-		if w <= 0 {
-			return ""
-		}
-		return style.Render(pad(ansi.Truncate(s, w-1, "…"), w))
-	}
-	base := st.App
-	if selected {
-		base = st.Selected
-	}
-	out := hs.Render(indent+marker+sym+" ") + name + base.Render(strings.Repeat(" ", max(0, c.name-lipgloss.Width(prefix)-lipgloss.Width(label))))
-
-	switch l.kind {
-	case nsNode, workloadNode:
-		summary := summaryText(l.count)
-		out += cell(summary, c.width-c.name, hs)
-	case podNode:
-		p := l.pod
-		out += cell(fmt.Sprintf("%d/%d", p.Ready, p.Total), c.ready, base)
-		status := p.Status
-		if c.merged && p.Cause != "" {
-			status = p.Cause
-		}
-		out += cell(status, c.status, hs)
-		out += cell(fmt.Sprint(p.Restarts), c.restarts, base)
-		out += cell(age(now, p.Created), c.age, base)
-		out += cell(p.Node, c.node, base)
-		out += cell(p.Cause, c.cause, hs)
-	case containerNode:
-		ctr := l.pod.Containers[l.ctr]
-		ready := "no"
-		if ctr.Ready {
-			ready = "yes"
-		}
-		out += cell(ready, c.ready, base)
-		out += cell(ctr.State, c.status+c.restarts+c.age, base)
-	}
-	return out
-}
-
-func summaryText(c [4]int) string {
-	total := c[0] + c[1] + c[2] + c[3]
-	noun := "pods"
-	if total == 1 {
-		noun = "pod"
-	}
-	parts := []string{fmt.Sprintf("%d %s", total, noun)}
-	if c[kube.Failing] > 0 {
-		parts = append(parts, fmt.Sprintf("%d failing", c[kube.Failing]))
-	}
-	if c[kube.Warning] > 0 {
-		parts = append(parts, fmt.Sprintf("%d warning", c[kube.Warning]))
-	}
-	if c[kube.Pending] > 0 {
-		parts = append(parts, fmt.Sprintf("%d pending", c[kube.Pending]))
-	}
-	return strings.Join(parts, " · ")
-}
-
-func highlight(s string, idx []int, base, match lipgloss.Style) string {
-	set := map[int]bool{}
-	for _, i := range idx {
-		set[i] = true
-	}
-	var b strings.Builder
-	for i, r := range []rune(s) {
-		if set[i] {
-			b.WriteString(match.Render(string(r)))
-		} else {
-			b.WriteString(base.Render(string(r)))
-		}
-	}
-	return b.String()
-}
-
-func pad(s string, w int) string {
-	if n := lipgloss.Width(s); n < w {
-		return s + strings.Repeat(" ", w-n)
-	}
-	return s
-}
-
-// age prints a duration the way kubectl's AGE column does.
-func age(now, t time.Time) string {
-	if t.IsZero() {
-		return "<unknown>"
-	}
-	d := now.Sub(t)
-	switch {
-	case d < 0:
-		return "0s"
-	case d < 2*time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < 3*time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh", int(d.Hours()))
-	}
-	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
 
 func boolInt(b bool) int {

@@ -1,0 +1,214 @@
+package ui
+
+import (
+	"slices"
+	"strings"
+
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/sahilm/fuzzy"
+
+	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/themes"
+)
+
+// paletteItem is one command of the ":" palette.
+type paletteItem struct {
+	verb  string // ns, ctx, pod
+	arg   string // namespace ("" for all), context, or ns/name
+	label string
+}
+
+// palette is the ":" command palette: fuzzy over namespaces, contexts and pods.
+type palette struct {
+	input   textinput.Model
+	items   []paletteItem
+	matches []int
+	cursor  int
+	width   int
+}
+
+func newPalette() palette {
+	in := textinput.New()
+	in.Prompt = ":"
+	in.Placeholder = "ns NAME · ctx NAME · pod NAME"
+	return palette{input: in}
+}
+
+func (p *palette) setWidth(w int) {
+	p.width = w
+	p.input.SetWidth(max(10, w-4))
+}
+
+func (p *palette) open(items []paletteItem) tea.Cmd {
+	p.items, p.cursor = items, 0
+	p.input.SetValue("")
+	p.filter()
+	return p.input.Focus()
+}
+
+func (p *palette) filter() {
+	p.matches = p.matches[:0]
+	q := strings.TrimSpace(p.input.Value())
+	if q == "" {
+		for i := range p.items {
+			p.matches = append(p.matches, i)
+		}
+	} else {
+		labels := make([]string, len(p.items))
+		for i, it := range p.items {
+			labels[i] = it.label
+		}
+		for _, m := range fuzzy.Find(strings.ReplaceAll(q, " ", ""), labels) {
+			p.matches = append(p.matches, m.Index)
+		}
+	}
+	p.cursor = min(p.cursor, max(0, len(p.matches)-1))
+}
+
+func (p *palette) update(msg tea.Msg) tea.Cmd {
+	var cmd tea.Cmd
+	p.input, cmd = p.input.Update(msg)
+	p.filter()
+	return cmd
+}
+
+func (p *palette) selected() (paletteItem, bool) {
+	if p.cursor < len(p.matches) {
+		return p.items[p.matches[p.cursor]], true
+	}
+	return paletteItem{}, false
+}
+
+func (p *palette) view(st themes.Styles, width, height int) string {
+	var b strings.Builder
+	b.WriteString(st.Title.Render("Command") + "  " + st.Muted.Render("switch namespace or context, or jump to a pod") + "\n")
+	b.WriteString(p.input.View() + "\n")
+	rows := height - 3
+	start := max(0, p.cursor-rows+1)
+	for i := start; i < len(p.matches) && i < start+rows; i++ {
+		label := ansi.Truncate(p.items[p.matches[i]].label, width-2, "…")
+		if i == p.cursor {
+			b.WriteString(st.Selected.Render("› "+label) + "\n")
+		} else {
+			b.WriteString(st.App.Render("  "+label) + "\n")
+		}
+	}
+	if len(p.matches) == 0 {
+		b.WriteString(st.Muted.Render("  nothing matches"))
+	}
+	return b.String()
+}
+
+// paletteItems lists what can be switched to right now.
+func (m Model) paletteItems() []paletteItem {
+	items := []paletteItem{{verb: "ns", arg: "", label: "ns (all namespaces)"}}
+	seen := map[string]bool{}
+	var nss []string
+	for _, r := range m.tree.rows {
+		if !seen[r.Namespace] {
+			seen[r.Namespace] = true
+			nss = append(nss, r.Namespace)
+		}
+	}
+	for _, ns := range m.scope.Namespaces {
+		if !seen[ns] {
+			seen[ns] = true
+			nss = append(nss, ns)
+		}
+	}
+	slices.Sort(nss)
+	for _, ns := range nss {
+		items = append(items, paletteItem{verb: "ns", arg: ns, label: "ns " + ns})
+	}
+	if m.opts.Connect != nil {
+		for _, c := range m.opts.Contexts {
+			items = append(items, paletteItem{verb: "ctx", arg: c, label: "ctx " + c})
+		}
+	}
+	var pods []string
+	for _, r := range m.tree.rows {
+		pods = append(pods, r.Namespace+"/"+r.Name)
+	}
+	slices.Sort(pods)
+	for _, p := range pods {
+		items = append(items, paletteItem{verb: "pod", arg: p, label: "pod " + p})
+	}
+	return items
+}
+
+func (m Model) paletteKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	switch msg.String() {
+	case "esc":
+		m.pal.input.Blur()
+		m.focus = focusTree
+		return m, nil
+	case "up", "ctrl+p":
+		m.pal.cursor = max(0, m.pal.cursor-1)
+		return m, nil
+	case "down", "ctrl+n":
+		m.pal.cursor = min(max(0, len(m.pal.matches)-1), m.pal.cursor+1)
+		return m, nil
+	case "enter":
+		it, ok := m.pal.selected()
+		m.pal.input.Blur()
+		m.focus = focusTree
+		if !ok {
+			return m, nil
+		}
+		return m.runPalette(it)
+	}
+	return m, m.pal.update(msg)
+}
+
+func (m Model) runPalette(it paletteItem) (tea.Model, tea.Cmd) {
+	switch it.verb {
+	case "ns":
+		m.scope = kube.Scope{}
+		if it.arg != "" {
+			m.scope.Namespaces = []string{it.arg}
+		}
+		m.resetView()
+		return m, m.startWatch()
+	case "ctx":
+		name, connect := it.arg, m.opts.Connect
+		m.status = "connecting to " + name + "…"
+		return m, func() tea.Msg {
+			src, err := connect(name)
+			return sourceMsg{src: src, err: err, ctx: name}
+		}
+	case "pod":
+		ns, name, _ := strings.Cut(it.arg, "/")
+		if !m.tree.Select(ns, name) {
+			m.status = it.arg + " is gone"
+		}
+		m.filter.SetValue("")
+	}
+	return m, nil
+}
+
+// resetView forgets what the old scope or context showed.
+func (m *Model) resetView() {
+	m.tree = NewPodTree()
+	m.feed = NewEventFeed()
+	m.detail.kind = paneNone
+	m.filter.SetValue("")
+	m.resources = nil
+	m.layout()
+}
+
+func (m *Model) switchSource(msg sourceMsg) tea.Cmd {
+	if msg.err != nil {
+		m.status = "cannot switch to " + msg.ctx + ": " + kube.Explain(msg.err)
+		return nil
+	}
+	m.src = msg.src
+	m.scope = kube.Scope{}
+	if ns := msg.src.Info().Namespace; ns != "" {
+		m.scope.Namespaces = []string{ns}
+	}
+	m.status = "switched to context " + msg.ctx
+	m.resetView()
+	return m.startWatch()
+}

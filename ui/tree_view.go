@@ -1,0 +1,240 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/themes"
+)
+
+var healthSymbol = [4]string{"✔", "…", "▲", "✖"}
+
+// View renders the visible window of the tree. Only the lines on screen are
+// styled, so the cost does not grow with the number of pods.
+func (t *PodTree) View(st themes.Styles, now time.Time) string {
+	if t.height <= 0 || t.width <= 0 {
+		return ""
+	}
+	var b strings.Builder
+	cols := newColumns(t.width)
+	b.WriteString(st.Muted.Render(cols.header()))
+	shown := 1
+	for i := t.top; i < len(t.lines) && shown < t.height; i++ {
+		b.WriteByte('\n')
+		b.WriteString(t.renderLine(st, cols, t.lines[i], i == t.cursor, now))
+		shown++
+	}
+	if len(t.lines) == 0 && t.height > 1 {
+		b.WriteString("\n" + st.Muted.Render(t.emptyMessage()))
+	}
+	return b.String()
+}
+
+func (t *PodTree) emptyMessage() string {
+	switch {
+	case t.filter != "":
+		return fmt.Sprintf("  no pod matches %q (esc clears the filter)", t.filter)
+	case t.problemsOnly && len(t.rows) > 0:
+		return "  no problems: every pod is healthy (! shows all pods)"
+	}
+	return "  no pods yet"
+}
+
+// columns lays out the table for a width: the name column takes what the
+// fixed columns leave. Below 120 cells the probable cause replaces the
+// status word for unhealthy pods (it says more), and the node column goes.
+type columns struct {
+	width, name, ready, status, restarts, age, node, cause int
+	merged                                                 bool
+}
+
+func newColumns(w int) columns {
+	c := columns{width: w, ready: 6, restarts: 9, age: 6}
+	if w < 120 {
+		c.merged = true
+		c.restarts, c.age = 5, 5
+		rest := w - c.ready - c.restarts - c.age
+		c.status = max(27, rest*2/5)
+		c.name = max(rest-c.status, 16)
+		return c
+	}
+	c.status = 18
+	rest := w - c.ready - c.status - c.restarts - c.age
+	if w >= 150 {
+		c.node = 24
+		rest -= c.node
+	}
+	c.name = min(50, rest*11/20)
+	c.cause = rest - c.name
+	return c
+}
+
+func (c columns) header() string {
+	status := "STATUS"
+	if c.merged {
+		status = "STATUS / PROBABLE CAUSE"
+	}
+	restarts := "RESTARTS"
+	if c.restarts < 9 {
+		restarts = "RST"
+	}
+	s := pad("NAME", c.name) + pad("READY", c.ready) + pad(status, c.status) + pad(restarts, c.restarts) + pad("AGE", c.age)
+	if c.node > 0 {
+		s += pad("NODE", c.node)
+	}
+	if c.cause > 0 {
+		s += pad("PROBABLE CAUSE", c.cause)
+	}
+	return s
+}
+
+func (t *PodTree) renderLine(st themes.Styles, c columns, l line, selected bool, now time.Time) string {
+	indent := strings.Repeat("  ", l.depth)
+	marker := "  "
+	switch {
+	case l.kind == containerNode:
+		marker = "· "
+	case l.open:
+		marker = "▾ "
+	default:
+		marker = "▸ "
+	}
+	sym := healthSymbol[l.health]
+	prefix := indent + marker + sym + " "
+	nameW := max(c.name-lipgloss.Width(prefix)-1, 4)
+	label := ansi.Truncate(l.label, nameW, "…")
+
+	var nameStyle lipgloss.Style
+	switch l.kind {
+	case nsNode, k8sNodeNode:
+		nameStyle = st.Namespace
+	case workloadNode:
+		nameStyle = st.Workload
+	case podNode:
+		nameStyle = st.Pod
+	default:
+		nameStyle = st.Container
+	}
+	hs := st.Health[l.health]
+	if selected {
+		nameStyle, hs = st.Selected, st.Selected
+	}
+	var name string
+	if len(l.match) > 0 && !selected {
+		name = highlight(label, l.match, nameStyle, st.Match)
+	} else {
+		name = nameStyle.Render(label)
+	}
+	cell := func(s string, w int, style lipgloss.Style) string {
+		if w <= 0 {
+			return ""
+		}
+		return style.Render(pad(ansi.Truncate(s, w-1, "…"), w))
+	}
+	base := st.App
+	if selected {
+		base = st.Selected
+	}
+	out := hs.Render(indent+marker+sym+" ") + name + base.Render(strings.Repeat(" ", max(0, c.name-lipgloss.Width(prefix)-lipgloss.Width(label))))
+
+	switch l.kind {
+	case nsNode, workloadNode, k8sNodeNode:
+		summary := summaryText(l.count)
+		if l.note != "" {
+			if l.count == ([4]int{}) {
+				summary = l.note
+			} else {
+				summary += " · " + l.note
+			}
+		}
+		out += cell(summary, c.width-c.name, hs)
+	case podNode:
+		p := l.pod
+		out += cell(fmt.Sprintf("%d/%d", p.Ready, p.Total), c.ready, base)
+		status := p.Status
+		if c.merged && p.Cause != "" {
+			status = p.Cause
+		}
+		out += cell(status, c.status, hs)
+		out += cell(fmt.Sprint(p.Restarts), c.restarts, base)
+		out += cell(age(now, p.Created), c.age, base)
+		out += cell(p.Node, c.node, base)
+		out += cell(p.Cause, c.cause, hs)
+	case containerNode:
+		ctr := l.pod.Containers[l.ctr]
+		ready := "no"
+		if ctr.Ready {
+			ready = "yes"
+		}
+		out += cell(ready, c.ready, base)
+		out += cell(ctr.State, c.status+c.restarts+c.age, base)
+	}
+	return out
+}
+
+func summaryText(c [4]int) string {
+	total := c[0] + c[1] + c[2] + c[3]
+	noun := "pods"
+	if total == 1 {
+		noun = "pod"
+	}
+	parts := []string{fmt.Sprintf("%d %s", total, noun)}
+	if c[kube.Failing] > 0 {
+		parts = append(parts, fmt.Sprintf("%d failing", c[kube.Failing]))
+	}
+	if c[kube.Warning] > 0 {
+		parts = append(parts, fmt.Sprintf("%d warning", c[kube.Warning]))
+	}
+	if c[kube.Pending] > 0 {
+		parts = append(parts, fmt.Sprintf("%d pending", c[kube.Pending]))
+	}
+	return strings.Join(parts, " · ")
+}
+
+func highlight(s string, idx []int, base, match lipgloss.Style) string {
+	set := map[int]bool{}
+	for _, i := range idx {
+		set[i] = true
+	}
+	var b strings.Builder
+	for i, r := range []rune(s) {
+		if set[i] {
+			b.WriteString(match.Render(string(r)))
+		} else {
+			b.WriteString(base.Render(string(r)))
+		}
+	}
+	return b.String()
+}
+
+func pad(s string, w int) string {
+	if n := lipgloss.Width(s); n < w {
+		return s + strings.Repeat(" ", w-n)
+	}
+	return s
+}
+
+// age prints a duration the way kubectl's AGE column does.
+func age(now, t time.Time) string {
+	if t.IsZero() {
+		return "<unknown>"
+	}
+	d := now.Sub(t)
+	switch {
+	case d < 0:
+		return "0s"
+	case d < 2*time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < 3*time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
