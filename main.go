@@ -33,8 +33,24 @@ type app struct {
 	readOnly      bool
 	theme         string
 	demo          bool
+	cfg           config
 
 	stdout, stderr io.Writer
+}
+
+// connect opens the cluster of the current flags, read-only when the flag or
+// the config file says so for that context.
+func (a *app) connect(flags *genericclioptions.ConfigFlags) (*kube.Cluster, error) {
+	name := ""
+	if flags.Context != nil {
+		name = *flags.Context
+	}
+	if name == "" {
+		if raw, err := flags.ToRawKubeConfigLoader().RawConfig(); err == nil {
+			name = raw.CurrentContext
+		}
+	}
+	return kube.Connect(flags, kube.ConnectOptions{ReadOnly: a.cfg.readOnlyFor(name, a.readOnly)})
 }
 
 // usageError marks an error caused by how the command was called (exit 2).
@@ -61,6 +77,17 @@ hand? Try the built-in demo:  kdoctor --demo`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Args:          cobra.NoArgs,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig()
+			if err != nil {
+				return err
+			}
+			a.cfg = cfg
+			if a.theme == "" {
+				a.theme = cfg.Theme
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runTUI(cmd.Context(), a)
 		},

@@ -48,13 +48,12 @@ replays real failure stories, so you can try it without Kubernetes.`,
 }
 
 func runTUI(ctx context.Context, a *app) error {
-	if !term.IsTerminal(os.Stdout.Fd()) || !term.IsTerminal(os.Stdin.Fd()) {
-		return errors.New("kdoctor tui needs a terminal; to diagnose from a script use 'kdoctor diagnose'")
-	}
 	styles, fixed, err := resolveTheme(a.theme)
 	if err != nil {
 		return usageError{err}
 	}
+	// The kubeconfig is checked first (no network), then the terminal, then
+	// the server: each failure is one line, in the order a user fixes them.
 	src, scope, err := openSource(ctx, a)
 	if err != nil {
 		return err
@@ -72,7 +71,7 @@ func runTUI(ctx context.Context, a *app) error {
 	if !a.demo {
 		opts.Contexts = kubeContexts(a)
 		opts.Connect = func(name string) (kube.Source, error) {
-			return kube.Connect(flagsForContext(a.kubeFlags, name), kube.ConnectOptions{ReadOnly: a.readOnly})
+			return a.connect(flagsForContext(a.kubeFlags, name))
 		}
 	}
 	p := tea.NewProgram(ui.New(opts), tea.WithContext(ctx))
@@ -116,6 +115,13 @@ func silenceKlog() {
 	klog.SetOutput(io.Discard)
 }
 
+func needTerminal() error {
+	if !term.IsTerminal(os.Stdout.Fd()) || !term.IsTerminal(os.Stdin.Fd()) {
+		return errors.New("kdoctor tui needs a terminal; to diagnose from a script use 'kdoctor diagnose'")
+	}
+	return nil
+}
+
 func resolveTheme(name string) (themes.Styles, bool, error) {
 	if name == "" {
 		return themes.Default(true), false, nil
@@ -129,6 +135,9 @@ func resolveTheme(name string) (themes.Styles, bool, error) {
 // forbidden namespace is then one clear line instead of an empty tree.
 func openSource(ctx context.Context, a *app) (kube.Source, kube.Scope, error) {
 	if a.demo {
+		if err := needTerminal(); err != nil {
+			return nil, kube.Scope{}, err
+		}
 		sub, err := fs.Sub(scenarioFS, "testdata/scenarios")
 		if err != nil {
 			return nil, kube.Scope{}, err
@@ -143,8 +152,11 @@ func openSource(ctx context.Context, a *app) (kube.Source, kube.Scope, error) {
 		}
 		return d, scope, nil
 	}
-	c, err := kube.Connect(a.kubeFlags, kube.ConnectOptions{ReadOnly: a.readOnly})
+	c, err := a.connect(a.kubeFlags)
 	if err != nil {
+		return nil, kube.Scope{}, err
+	}
+	if err := needTerminal(); err != nil {
 		return nil, kube.Scope{}, err
 	}
 	var scope kube.Scope

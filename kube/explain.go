@@ -3,6 +3,7 @@ package kube
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
 	"strings"
@@ -40,6 +41,14 @@ func Explain(err error) string {
 		if clientcmd.IsEmptyConfig(kc.Err) || strings.Contains(msg, "no configuration has been provided") {
 			return fmt.Sprintf("no usable kubeconfig (looked at %s): point --kubeconfig or KUBECONFIG at one, or try the demo with --demo", kc.Path)
 		}
+		switch {
+		case errors.Is(kc.Err, fs.ErrNotExist):
+			return fmt.Sprintf("kubeconfig %s does not exist: point --kubeconfig or KUBECONFIG at your cluster's kubeconfig, or try the demo with --demo", kc.Path)
+		case strings.Contains(msg, "yaml:") || strings.Contains(msg, "json:"):
+			return fmt.Sprintf("kubeconfig %s is not a valid kubeconfig (%s): fix or replace the file", kc.Path, yamlReason(msg))
+		case strings.Contains(msg, "context") && strings.Contains(msg, "does not exist"):
+			return fmt.Sprintf("%s in kubeconfig %s: list contexts with 'kubectl config get-contexts' and pick one with --context", msg, kc.Path)
+		}
 		return fmt.Sprintf("cannot use kubeconfig %s: %s; check the file and --context, or try the demo with --demo", kc.Path, trimErr(msg))
 	case apierrors.IsForbidden(err):
 		return fmt.Sprintf("access denied: %s; ask for read access, or narrow the scope with -n", apiMessage(err))
@@ -57,6 +66,13 @@ func Explain(err error) string {
 		return fmt.Sprintf("cannot reach the API server%s (%s): is the cluster up and your VPN connected? check with 'kubectl cluster-info'", where, trimErr(firstLine(err.Error())))
 	}
 	return trimErr(firstLine(err.Error()))
+}
+
+func yamlReason(msg string) string {
+	if i := strings.Index(msg, "yaml: "); i >= 0 {
+		return msg[i:]
+	}
+	return msg
 }
 
 func apiMessage(err error) string {
