@@ -455,7 +455,7 @@ func (m Model) selection() subject {
 	if !ok {
 		return subject{}
 	}
-	s := subject{namespace: l.ns, node: l.node}
+	s := subject{namespace: l.namespace(), node: l.nodeName()}
 	if l.pod != nil {
 		s.namespace, s.pod, s.node = l.pod.Namespace, l.pod.Name, l.pod.Node
 		s.container = m.tree.SelectedContainer()

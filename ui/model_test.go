@@ -149,7 +149,7 @@ func TestProblemsFirstAndRollUp(t *testing.T) {
 	var order []string
 	for _, l := range m.tree.lines {
 		if l.kind == nsNode {
-			order = append(order, fmt.Sprintf("%s:%s", l.label, l.health))
+			order = append(order, fmt.Sprintf("%s:%s", l.label(), l.health))
 		}
 	}
 	if got := strings.Join(order, " "); got != "billing:failing payments:failing shop:ok" {
@@ -186,7 +186,7 @@ func TestFilterAndProblemsOnly(t *testing.T) {
 	var pods []string
 	for _, l := range m.tree.lines {
 		if l.kind == podNode {
-			pods = append(pods, l.label)
+			pods = append(pods, l.label())
 		}
 	}
 	if got := strings.Join(pods, ","); got != "ledger-5d9c7b6f4d-x2k8p" {
@@ -199,7 +199,7 @@ func TestFilterAndProblemsOnly(t *testing.T) {
 	m = send(m, keyPress("!"))
 	for _, l := range m.tree.lines {
 		if l.kind == podNode && l.health == kube.Healthy {
-			t.Fatalf("problems-only shows healthy pod %s", l.label)
+			t.Fatalf("problems-only shows healthy pod %s", l.label())
 		}
 	}
 }

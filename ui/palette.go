@@ -106,10 +106,10 @@ func (m Model) paletteItems() []paletteItem {
 	items := []paletteItem{{verb: "ns", arg: "", label: "ns (all namespaces)"}}
 	seen := map[string]bool{}
 	var nss []string
-	for _, r := range m.tree.rows {
-		if !seen[r.Namespace] {
-			seen[r.Namespace] = true
-			nss = append(nss, r.Namespace)
+	for _, it := range m.tree.rows {
+		if ns := it.row.Namespace; !seen[ns] {
+			seen[ns] = true
+			nss = append(nss, ns)
 		}
 	}
 	for _, ns := range m.scope.Namespaces {
@@ -128,8 +128,8 @@ func (m Model) paletteItems() []paletteItem {
 		}
 	}
 	var pods []string
-	for _, r := range m.tree.rows {
-		pods = append(pods, r.Namespace+"/"+r.Name)
+	for _, it := range m.tree.rows {
+		pods = append(pods, it.row.Namespace+"/"+it.row.Name)
 	}
 	slices.Sort(pods)
 	for _, p := range pods {

@@ -23,45 +23,148 @@ const (
 	k8sNodeNode // a cluster node, in group-by-node mode
 )
 
-// line is one visible row of the tree.
+// lineID names a line stably across rebuilds (the cursor follows it) without
+// building strings on every rebuild.
+type lineID struct {
+	kind nodeKind
+	name string // namespace, "ns\x00kind\x00name" for workloads, node name, pod UID
+	ctr  int
+}
+
+// line is one visible row of the tree. It is kept small (pointers, no
+// strings of its own): a rebuild writes one per visible object, and at a
+// hundred thousand pods copying fat lines would cost more than sorting.
 type line struct {
-	id     string // stable across rebuilds: the cursor follows it
+	id     lineID
 	kind   nodeKind
-	depth  int
-	label  string
-	health kube.Health
-	pod    *kube.PodRow // pod and container lines
-	ctr    int          // container index for container lines
-	count  [4]int       // pods by health under a namespace, workload or node
+	depth  uint8
 	open   bool
-	match  []int  // matched rune positions in label, for highlighting
-	note   string // summary shown in place of pod columns (missing pods, node state)
-	node   string // the cluster node of a node line
-	ns     string
-	wlKind string
-	wlName string
+	byNode bool
+	health kube.Health
+	ctr    int32        // container index for container lines
+	pod    *kube.PodRow // pod and container lines
+	grp    *group       // namespace and node lines
+	bkt    *bucket      // workload lines
+}
+
+func (l line) label() string {
+	switch l.kind {
+	case nsNode, k8sNodeNode:
+		return l.grp.label
+	case workloadNode:
+		return l.bkt.key.kind + " " + l.bkt.key.name
+	case podNode:
+		if l.byNode {
+			return l.pod.Namespace + "/" + l.pod.Name
+		}
+		return l.pod.Name
+	}
+	c := l.pod.Containers[l.ctr]
+	if c.Init {
+		return "init:" + c.Name
+	}
+	return c.Name
+}
+
+// count is the pods by health under a namespace, workload or node line.
+func (l line) count() [4]int {
+	switch {
+	case l.grp != nil:
+		return l.grp.count
+	case l.bkt != nil:
+		return l.bkt.count
+	}
+	return [4]int{}
+}
+
+// note is the summary shown in place of pod columns (missing pods, node state).
+func (l line) note() string {
+	switch {
+	case l.grp != nil:
+		return l.grp.note
+	case l.bkt != nil:
+		return l.bkt.note
+	}
+	return ""
+}
+
+// namespace of the line's object ("" for node lines).
+func (l line) namespace() string {
+	switch {
+	case l.pod != nil:
+		return l.pod.Namespace
+	case l.bkt != nil:
+		return l.bkt.key.ns
+	case l.kind == nsNode:
+		return l.grp.label
+	}
+	return ""
+}
+
+// nodeName is the cluster node of the line's pod or node group.
+func (l line) nodeName() string {
+	switch {
+	case l.pod != nil:
+		return l.pod.Node
+	case l.kind == k8sNodeNode:
+		return l.grp.node
+	}
+	return ""
+}
+
+type wlKey struct{ ns, kind, name string }
+
+// bucket holds the pods of one workload (or the bare pods of a namespace, or
+// the pods of a node), kept sorted lazily: only buckets a batch touched are
+// sorted again, so a frame's update costs what changed, not the cluster size.
+type bucket struct {
+	key    wlKey
+	id     lineID
+	pods   []*podItem
+	sorted bool
+	// per rebuild, over the pods that pass the filter
+	health kube.Health
+	count  [4]int
+	note   string
+}
+
+// group is a namespace (or a node) and its buckets.
+type group struct {
+	id      lineID
+	label   string
+	kind    nodeKind
+	node    string
+	buckets map[wlKey]*bucket
+	// per rebuild
+	health kube.Health
+	count  [4]int
+	note   string
+	order  []*bucket
 }
 
 // PodTree is the pod tree pane: namespace → workload → pod → container (or
 // node → pod → container), with health rolled up and problems first. It
 // keeps the cursor on the same object across live updates.
 type PodTree struct {
-	rows      map[types.UID]*kube.PodRow
+	rows      map[types.UID]*podItem
 	workloads map[types.UID]kube.WorkloadRow
 	nodes     map[string]kube.NodeRow
 	// failedCreate holds the latest FailedCreate message per owner
 	// ("ns/replicaset-name"), the reason a workload has no pods.
 	failedCreate map[string]string
 
-	collapsed map[string]bool // namespaces, workloads and nodes the user closed
-	expanded  map[string]bool // pods the user opened
+	groups map[lineID]*group
+
+	collapsed map[lineID]bool // namespaces, workloads and nodes the user closed
+	expanded  map[lineID]bool // pods the user opened
 	lines     []line
 
-	cursorID      string
+	cursorID      lineID
 	cursor, top   int
 	width, height int
 
 	filter       string
+	query        string // filter, lower-cased
 	problemsOnly bool
 	byNode       bool
 }
@@ -69,9 +172,10 @@ type PodTree struct {
 // NewPodTree returns an empty tree.
 func NewPodTree() PodTree {
 	return PodTree{
-		rows: map[types.UID]*kube.PodRow{}, workloads: map[types.UID]kube.WorkloadRow{},
-		nodes: map[string]kube.NodeRow{}, failedCreate: map[string]string{},
-		collapsed: map[string]bool{}, expanded: map[string]bool{},
+		rows:      map[types.UID]*podItem{},
+		workloads: map[types.UID]kube.WorkloadRow{}, nodes: map[string]kube.NodeRow{}, failedCreate: map[string]string{},
+		groups: map[lineID]*group{},
+		collapsed: map[lineID]bool{}, expanded: map[lineID]bool{},
 	}
 }
 
@@ -79,10 +183,13 @@ func NewPodTree() PodTree {
 func (t *PodTree) Apply(b kube.Batch) {
 	for i := range b.Pods {
 		r := b.Pods[i]
-		t.rows[r.UID] = &r
+		t.place(&r)
 	}
 	for _, uid := range b.DeletedPods {
-		delete(t.rows, uid)
+		if it := t.rows[uid]; it != nil {
+			t.unplace(it)
+			delete(t.rows, uid)
+		}
 	}
 	for _, w := range b.Workloads {
 		t.workloads[w.UID] = w
@@ -106,10 +213,111 @@ func (t *PodTree) Apply(b kube.Batch) {
 	}
 }
 
+func searchText(r *kube.PodRow) string {
+	var b strings.Builder
+	b.WriteString(r.Namespace + " " + r.WorkloadName + " " + r.Name + " " + r.Node + " " + r.Status + " " + r.Cause)
+	for _, c := range r.Containers {
+		b.WriteString(" " + c.Name)
+	}
+	return strings.ToLower(b.String())
+}
+
+// groupOf says where a pod sits in the current grouping.
+func (t *PodTree) groupOf(r *kube.PodRow) (*group, wlKey) {
+	if t.byNode {
+		name := r.Node
+		if name == "" {
+			name = "(not scheduled)"
+		}
+		id := lineID{kind: k8sNodeNode, name: name}
+		g := t.groups[id]
+		if g == nil {
+			g = &group{id: id, label: name, kind: k8sNodeNode, node: r.Node, buckets: map[wlKey]*bucket{}}
+			t.groups[id] = g
+		}
+		return g, wlKey{}
+	}
+	id := lineID{kind: nsNode, name: r.Namespace}
+	g := t.groups[id]
+	if g == nil {
+		g = &group{id: id, label: r.Namespace, kind: nsNode, buckets: map[wlKey]*bucket{}}
+		t.groups[id] = g
+	}
+	return g, wlKey{r.Namespace, r.WorkloadKind, r.WorkloadName}
+}
+
+func (g *group) bucket(k wlKey) *bucket {
+	b := g.buckets[k]
+	if b == nil {
+		b = &bucket{key: k, id: lineID{kind: workloadNode, name: k.ns + "\x00" + k.kind + "\x00" + k.name}, sorted: true}
+		g.buckets[k] = b
+	}
+	return b
+}
+
+// podItem is a pod as the tree holds it: the row, the text the filter
+// matches against, whether it matches, and where it sits. Keeping these on
+// the item (not in maps keyed by UID) keeps a refilter of 100k pods linear
+// and cheap.
+type podItem struct {
+	row     *kube.PodRow
+	search  string
+	matched bool
+	bkt     *bucket
+}
+
+// place puts a new or changed pod into its bucket.
+func (t *PodTree) place(r *kube.PodRow) {
+	it := t.rows[r.UID]
+	if it == nil {
+		it = &podItem{}
+		t.rows[r.UID] = it
+	}
+	old := it.row
+	it.row, it.search = r, searchText(r)
+	it.matched = t.filter == "" || t.matches(it.search)
+	g, k := t.groupOf(r)
+	if it.bkt != nil && it.bkt.key == k && g.buckets[k] == it.bkt {
+		// Same place: the order changes only with health.
+		if old.Health != r.Health {
+			it.bkt.sorted = false
+		}
+		return
+	}
+	t.unplace(it)
+	b := g.bucket(k)
+	b.pods = append(b.pods, it)
+	b.sorted = false
+	it.bkt = b
+}
+
+func (t *PodTree) unplace(it *podItem) {
+	b := it.bkt
+	if b == nil {
+		return
+	}
+	if i := slices.Index(b.pods, it); i >= 0 {
+		b.pods = slices.Delete(b.pods, i, i+1)
+	}
+	it.bkt = nil
+}
+
+// regroup rebuilds every bucket after the grouping mode changed.
+func (t *PodTree) regroup() {
+	t.groups = map[lineID]*group{}
+	for _, it := range t.rows {
+		g, k := t.groupOf(it.row)
+		b := g.bucket(k)
+		b.pods = append(b.pods, it)
+		b.sorted = false
+		it.bkt = b
+	}
+}
+
 // Counts returns how many pods are in each health state.
 func (t *PodTree) Counts() (c [4]int) {
-	for _, r := range t.rows {
-		c[r.Health]++
+	for _, it := range t.rows {
+		c[it.row.Health]++
 	}
 	return c
 }
@@ -125,9 +333,9 @@ func (t *PodTree) Node(name string) (kube.NodeRow, bool) {
 
 // Pod finds a pod by namespace and name.
 func (t *PodTree) Pod(ns, name string) *kube.PodRow {
-	for _, r := range t.rows {
-		if r.Namespace == ns && r.Name == name {
-			return r
+	for _, it := range t.rows {
+		if it.row.Namespace == ns && it.row.Name == name {
+			return it.row
 		}
 	}
 	return nil
@@ -139,10 +347,44 @@ func (t *PodTree) SetSize(w, h int) {
 	t.scrollToCursor()
 }
 
-// SetFilter sets the fuzzy filter query.
+// SetFilter sets the fuzzy filter query. A query that extends the previous
+// one only narrows its matches, so typing stays fast on big clusters.
 func (t *PodTree) SetFilter(q string) {
-	t.filter = q
+	prev := t.filter
+	t.filter, t.query = q, strings.ToLower(q)
+	narrowing := prev != "" && strings.HasPrefix(t.query, strings.ToLower(prev))
+	for _, it := range t.rows {
+		switch {
+		case q == "":
+			it.matched = true
+		case narrowing && !it.matched:
+		default:
+			it.matched = t.matches(it.search)
+		}
+	}
 	t.rebuild()
+}
+
+// matches is a case-insensitive subsequence test, the same notion of a
+// match as sahilm/fuzzy (which highlights the visible rows) but without
+// scoring, so it stays linear over a hundred thousand pods.
+func (t *PodTree) matches(s string) bool {
+	q := t.query
+	j := 0
+	for i := 0; i < len(s) && j < len(q); i++ {
+		if q[j] == ' ' {
+			j++
+			i--
+			continue
+		}
+		if s[i] == q[j] {
+			j++
+		}
+	}
+	for j < len(q) && q[j] == ' ' {
+		j++
+	}
+	return j == len(q)
 }
 
 // ToggleProblemsOnly hides or shows healthy pods.
@@ -155,6 +397,7 @@ func (t *PodTree) ToggleProblemsOnly() bool {
 // ToggleByNode switches between grouping by namespace and by node.
 func (t *PodTree) ToggleByNode() bool {
 	t.byNode = !t.byNode
+	t.regroup()
 	t.rebuild()
 	return t.byNode
 }
@@ -183,17 +426,22 @@ func (t *PodTree) SelectedContainer() string {
 	return ""
 }
 
-// Select puts the cursor on a pod, opening its namespace and workload.
+// Select puts the cursor on a pod, opening what hides it.
 func (t *PodTree) Select(ns, name string) bool {
 	p := t.Pod(ns, name)
 	if p == nil {
 		return false
 	}
-	t.filter = ""
-	delete(t.collapsed, "ns/"+ns)
-	delete(t.collapsed, "wl/"+ns+"/"+p.WorkloadKind+"/"+p.WorkloadName)
-	delete(t.collapsed, "node/"+p.Node)
-	t.cursorID = "pod/" + string(p.UID)
+	if t.filter != "" {
+		t.SetFilter("")
+	}
+	t.problemsOnly = t.problemsOnly && p.Health != kube.Healthy
+	delete(t.collapsed, lineID{kind: nsNode, name: ns})
+	delete(t.collapsed, lineID{kind: k8sNodeNode, name: p.Node})
+	if b := t.rows[p.UID].bkt; b != nil {
+		delete(t.collapsed, b.id)
+	}
+	t.cursorID = lineID{kind: podNode, name: string(p.UID)}
 	t.rebuild()
 	return true
 }
@@ -218,7 +466,7 @@ func (t *PodTree) ClickRow(row int) {
 
 func (t *PodTree) setCursor(i int) {
 	if len(t.lines) == 0 {
-		t.cursor, t.cursorID = 0, ""
+		t.cursor, t.cursorID = 0, lineID{}
 		return
 	}
 	t.cursor = max(0, min(i, len(t.lines)-1))
@@ -254,7 +502,7 @@ func (t *PodTree) SetOpen(open bool) {
 	case containerNode:
 		if !open {
 			// Closing on a container closes its pod and moves up to it.
-			id := "pod/" + string(l.pod.UID)
+			id := lineID{kind: podNode, name: string(l.pod.UID)}
 			t.expanded[id] = false
 			t.cursorID = id
 		}
@@ -271,48 +519,100 @@ func (t *PodTree) Toggle() {
 	}
 }
 
-type wlKey struct{ ns, kind, name string }
-
-// group is a namespace or a node with what sits under it.
-type group struct {
-	id, label, note string
-	kind            nodeKind
-	node            string
-	health          kube.Health
-	count           [4]int
-	wls             []wlKey
-	pods            map[wlKey][]*kube.PodRow
+func (t *PodTree) visible(it *podItem) bool {
+	return it.matched && (!t.problemsOnly || it.row.Health != kube.Healthy)
 }
 
-// rebuild recomputes the visible lines from the rows, keeping the cursor on
-// the same object and the selection's screen position where possible.
+// rebuild recomputes the visible lines, keeping the cursor on the same object
+// and the selection's screen position where possible. Only buckets touched
+// since the last rebuild are re-sorted.
 func (t *PodTree) rebuild() {
 	screenPos := t.cursor - t.top
-	groups, wlHealth, wlCount, wlNote := t.groups()
 	filtering := t.filter != ""
+	t.addMissingWorkloads()
+
+	groups := make([]*group, 0, len(t.groups))
+	for id, g := range t.groups {
+		g.health, g.count, g.order = kube.Healthy, [4]int{}, g.order[:0]
+		for k, b := range g.buckets {
+			if len(b.pods) == 0 && b.note == "" {
+				delete(g.buckets, k)
+				continue
+			}
+			if !b.sorted {
+				slices.SortFunc(b.pods, func(x, y *podItem) int {
+					a, c := x.row, y.row
+					return cmp.Or(cmp.Compare(c.Health, a.Health), cmp.Compare(a.Namespace, c.Namespace), cmp.Compare(a.Name, c.Name))
+				})
+				b.sorted = true
+			}
+			b.health, b.count = kube.Healthy, [4]int{}
+			if b.note != "" {
+				b.health = b.noteHealth()
+			}
+			shown := b.note != ""
+			for _, it := range b.pods {
+				if !t.visible(it) {
+					continue
+				}
+				shown = true
+				b.count[it.row.Health]++
+				b.health = max(b.health, it.row.Health)
+			}
+			if !shown {
+				continue
+			}
+			for i := range b.count {
+				g.count[i] += b.count[i]
+			}
+			g.health = max(g.health, b.health)
+			g.order = append(g.order, b)
+		}
+		if len(g.buckets) == 0 {
+			delete(t.groups, id)
+			continue
+		}
+		if len(g.order) == 0 {
+			continue
+		}
+		g.note = ""
+		if g.kind == k8sNodeNode {
+			if n, ok := t.nodes[g.node]; ok {
+				g.health = max(g.health, n.Health)
+				g.note = n.Summary()
+			}
+		}
+		slices.SortFunc(g.order, func(a, b *bucket) int {
+			return cmp.Or(cmp.Compare(b.health, a.health), cmp.Compare(boolInt(a.key.kind == ""), boolInt(b.key.kind == "")),
+				cmp.Compare(a.key.name, b.key.name), cmp.Compare(a.key.kind, b.key.kind))
+		})
+		groups = append(groups, g)
+	}
+	slices.SortFunc(groups, func(a, b *group) int {
+		return cmp.Or(cmp.Compare(b.health, a.health), cmp.Compare(a.label, b.label))
+	})
 
 	lines := t.lines[:0]
 	for _, g := range groups {
 		open := filtering || !t.collapsed[g.id]
-		lines = append(lines, line{id: g.id, kind: g.kind, label: g.label, health: g.health, count: g.count, open: open, note: g.note, node: g.node, ns: g.label})
+		lines = append(lines, line{id: g.id, kind: g.kind, health: g.health, open: open, grp: g})
 		if !open {
 			continue
 		}
-		for _, k := range g.wls {
-			pods := g.pods[k]
-			depth := 1
-			if k.kind != "" {
-				wlID := "wl/" + k.ns + "/" + k.kind + "/" + k.name
-				wlOpen := filtering || !t.collapsed[wlID]
-				lines = append(lines, line{id: wlID, kind: workloadNode, depth: 1, label: k.kind + " " + k.name, health: wlHealth[k],
-					count: wlCount[k], open: wlOpen, note: wlNote[k], ns: k.ns, wlKind: k.kind, wlName: k.name})
+		for _, b := range g.order {
+			depth := uint8(1)
+			if b.key.kind != "" {
+				wlOpen := filtering || !t.collapsed[b.id]
+				lines = append(lines, line{id: b.id, kind: workloadNode, depth: 1, health: b.health, open: wlOpen, bkt: b})
 				if !wlOpen {
 					continue
 				}
 				depth = 2
 			}
-			for _, p := range pods {
-				lines = t.appendPod(lines, p, depth, filtering)
+			for _, it := range b.pods {
+				if t.visible(it) {
+					lines = t.appendPod(lines, it.row, depth)
+				}
 			}
 		}
 	}
@@ -320,7 +620,7 @@ func (t *PodTree) rebuild() {
 
 	// Keep the cursor on the same object; if it vanished, stay at the same index.
 	idx := -1
-	if t.cursorID != "" {
+	if t.cursorID != (lineID{}) {
 		for i := range t.lines {
 			if t.lines[i].id == t.cursorID {
 				idx = i
@@ -341,18 +641,17 @@ func (t *PodTree) rebuild() {
 	t.scrollToCursor()
 }
 
-func (t *PodTree) appendPod(lines []line, p *kube.PodRow, depth int, filtering bool) []line {
-	podID := "pod/" + string(p.UID)
-	open := t.expanded[podID]
-	label := p.Name
-	if t.byNode {
-		label = p.Namespace + "/" + p.Name
+func (b *bucket) noteHealth() kube.Health {
+	if strings.Contains(b.note, "FailedCreate") {
+		return kube.Failing
 	}
-	l := line{id: podID, kind: podNode, depth: depth, label: label, health: p.Health, pod: p, open: open, ns: p.Namespace, node: p.Node}
-	if filtering {
-		l.match = fuzzyPositions(t.filter, label)
-	}
-	lines = append(lines, l)
+	return kube.Warning
+}
+
+func (t *PodTree) appendPod(lines []line, p *kube.PodRow, depth uint8) []line {
+	id := lineID{kind: podNode, name: string(p.UID)}
+	open := t.expanded[id]
+	lines = append(lines, line{id: id, kind: podNode, depth: depth, health: p.Health, pod: p, open: open, byNode: t.byNode})
 	if !open {
 		return lines
 	}
@@ -361,116 +660,38 @@ func (t *PodTree) appendPod(lines []line, p *kube.PodRow, depth int, filtering b
 		if !c.Ready && !c.Init && p.Health != kube.Healthy {
 			h = p.Health
 		}
-		name := c.Name
-		if c.Init {
-			name = "init:" + c.Name
-		}
-		lines = append(lines, line{id: podID + "/" + name, kind: containerNode, depth: depth + 1, label: name, health: h, pod: p, ctr: i, ns: p.Namespace, node: p.Node})
+		lines = append(lines, line{id: lineID{kind: containerNode, name: string(p.UID), ctr: i}, kind: containerNode, depth: depth + 1,
+			health: h, pod: p, ctr: int32(i)})
 	}
 	return lines
 }
 
-// groups buckets the matching pods (and workloads with missing pods) by
-// namespace or node, sorted worst first.
-func (t *PodTree) groups() ([]*group, map[wlKey]kube.Health, map[wlKey][4]int, map[wlKey]string) {
-	byID := map[string]*group{}
-	var groups []*group
-	get := func(id, label string, kind nodeKind) *group {
-		g := byID[id]
-		if g == nil {
-			g = &group{id: id, label: label, kind: kind, pods: map[wlKey][]*kube.PodRow{}}
-			byID[id] = g
-			groups = append(groups, g)
-		}
-		return g
-	}
-	for _, r := range t.matchingRows() {
-		var g *group
-		k := wlKey{r.Namespace, r.WorkloadKind, r.WorkloadName}
-		if t.byNode {
-			name := r.Node
-			if name == "" {
-				name = "(not scheduled)"
-			}
-			g = get("node/"+name, name, k8sNodeNode)
-			g.node = r.Node
-			k = wlKey{} // pods sit directly under their node
-		} else {
-			g = get("ns/"+r.Namespace, r.Namespace, nsNode)
-		}
-		g.pods[k] = append(g.pods[k], r)
-	}
-	wlHealth := map[wlKey]kube.Health{}
-	wlCount := map[wlKey][4]int{}
-	wlNote := map[wlKey]string{}
-	if !t.byNode {
-		for _, w := range t.missingWorkloads() {
-			k := wlKey{w.Namespace, w.Kind, w.Name}
-			g := get("ns/"+w.Namespace, w.Namespace, nsNode)
-			if _, ok := g.pods[k]; !ok {
-				g.pods[k] = nil
-			}
-			wlHealth[k] = kube.Warning
-			note := fmt.Sprintf("%d of %d pods exist", w.Current, w.Desired)
-			if msg := t.failedCreateFor(w); msg != "" {
-				wlHealth[k] = kube.Failing
-				note += " · FailedCreate: " + msg
-			}
-			wlNote[k] = note
+// addMissingWorkloads gives controllers that want more pods than they have a
+// line of their own (with the FailedCreate reason when there is one): their
+// pods may never have been created, and only the workload's events say why.
+func (t *PodTree) addMissingWorkloads() {
+	for _, g := range t.groups {
+		for _, b := range g.buckets {
+			b.note = ""
 		}
 	}
 	if t.byNode {
-		for _, g := range groups {
-			if n, ok := t.nodes[g.node]; ok {
-				g.health = n.Health
-				g.note = n.Summary()
-			}
-		}
+		return
 	}
-	for _, g := range groups {
-		for k, pods := range g.pods {
-			var c [4]int
-			h := wlHealth[k]
-			for _, p := range pods {
-				c[p.Health]++
-				h = max(h, p.Health)
-			}
-			wlHealth[k], wlCount[k] = h, c
-			for i := range c {
-				g.count[i] += c[i]
-			}
-			g.health = max(g.health, h)
-			g.wls = append(g.wls, k)
-			slices.SortFunc(pods, func(a, b *kube.PodRow) int {
-				return cmp.Or(cmp.Compare(b.Health, a.Health), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-			})
-		}
-		slices.SortFunc(g.wls, func(a, b wlKey) int {
-			return cmp.Or(cmp.Compare(wlHealth[b], wlHealth[a]), cmp.Compare(boolInt(a.kind == ""), boolInt(b.kind == "")),
-				cmp.Compare(a.name, b.name), cmp.Compare(a.kind, b.kind))
-		})
-	}
-	slices.SortFunc(groups, func(a, b *group) int {
-		return cmp.Or(cmp.Compare(b.health, a.health), cmp.Compare(a.label, b.label))
-	})
-	return groups, wlHealth, wlCount, wlNote
-}
-
-// missingWorkloads are controllers that want more pods than they have, kept
-// when they match the filter: their pods may never have been created, and
-// only the workload's events say why.
-func (t *PodTree) missingWorkloads() []kube.WorkloadRow {
-	var out []kube.WorkloadRow
 	for _, w := range t.workloads {
 		if w.Missing() == 0 {
 			continue
 		}
-		if t.filter != "" && len(fuzzy.Find(strings.ReplaceAll(t.filter, " ", ""), []string{w.Namespace + " " + w.Name + " " + t.failedCreateFor(w)})) == 0 {
+		note := fmt.Sprintf("%d of %d pods exist", w.Current, w.Desired)
+		if msg := t.failedCreateFor(w); msg != "" {
+			note += " · FailedCreate: " + msg
+		}
+		if t.filter != "" && len(fuzzy.Find(strings.ReplaceAll(t.filter, " ", ""), []string{w.Namespace + " " + w.Name + " " + note})) == 0 {
 			continue
 		}
-		out = append(out, w)
+		g, k := t.groupOf(&kube.PodRow{Namespace: w.Namespace, WorkloadKind: w.Kind, WorkloadName: w.Name})
+		g.bucket(k).note = note
 	}
-	return out
 }
 
 // failedCreateFor finds the FailedCreate message of a workload: on itself, or
@@ -489,42 +710,6 @@ func (t *PodTree) failedCreateFor(w kube.WorkloadRow) string {
 	}
 	return ""
 }
-
-// matchingRows applies problems-only and the fuzzy filter. The filter looks at
-// namespace, workload, pod, node, cause and container names together, so
-// "pay oom" finds the OOMKilled pod in payments.
-func (t *PodTree) matchingRows() []*kube.PodRow {
-	rows := make([]*kube.PodRow, 0, len(t.rows))
-	for _, r := range t.rows {
-		if t.problemsOnly && r.Health == kube.Healthy {
-			continue
-		}
-		rows = append(rows, r)
-	}
-	if t.filter == "" {
-		return rows
-	}
-	src := make(rowSource, len(rows))
-	for i, r := range rows {
-		var b strings.Builder
-		b.WriteString(r.Namespace + " " + r.WorkloadName + " " + r.Name + " " + r.Node + " " + r.Status + " " + r.Cause)
-		for _, c := range r.Containers {
-			b.WriteString(" " + c.Name)
-		}
-		src[i] = b.String()
-	}
-	found := fuzzy.FindFrom(strings.ReplaceAll(t.filter, " ", ""), src)
-	out := make([]*kube.PodRow, 0, len(found))
-	for _, m := range found {
-		out = append(out, rows[m.Index])
-	}
-	return out
-}
-
-type rowSource []string
-
-func (s rowSource) String(i int) string { return s[i] }
-func (s rowSource) Len() int            { return len(s) }
 
 func fuzzyPositions(q, s string) []int {
 	m := fuzzy.Find(strings.ReplaceAll(q, " ", ""), []string{s})

@@ -94,7 +94,7 @@ func (c columns) header() string {
 }
 
 func (t *PodTree) renderLine(st themes.Styles, c columns, l line, selected bool, now time.Time) string {
-	indent := strings.Repeat("  ", l.depth)
+	indent := strings.Repeat("  ", int(l.depth))
 	marker := "  "
 	switch {
 	case l.kind == containerNode:
@@ -107,7 +107,7 @@ func (t *PodTree) renderLine(st themes.Styles, c columns, l line, selected bool,
 	sym := healthSymbol[l.health]
 	prefix := indent + marker + sym + " "
 	nameW := max(c.name-lipgloss.Width(prefix)-1, 4)
-	label := ansi.Truncate(l.label, nameW, "…")
+	label := ansi.Truncate(clean(l.label()), nameW, "…")
 
 	var nameStyle lipgloss.Style
 	switch l.kind {
@@ -125,8 +125,14 @@ func (t *PodTree) renderLine(st themes.Styles, c columns, l line, selected bool,
 		nameStyle, hs = st.Selected, st.Selected
 	}
 	var name string
-	if len(l.match) > 0 && !selected {
-		name = highlight(label, l.match, nameStyle, st.Match)
+	var match []int
+	if t.filter != "" && l.kind == podNode && !selected {
+		// Highlight only what is on screen: scoring every row would cost
+		// what the filter saves.
+		match = fuzzyPositions(t.filter, label)
+	}
+	if len(match) > 0 {
+		name = highlight(label, match, nameStyle, st.Match)
 	} else {
 		name = nameStyle.Render(label)
 	}
@@ -144,12 +150,12 @@ func (t *PodTree) renderLine(st themes.Styles, c columns, l line, selected bool,
 
 	switch l.kind {
 	case nsNode, workloadNode, k8sNodeNode:
-		summary := summaryText(l.count)
-		if l.note != "" {
-			if l.count == ([4]int{}) {
-				summary = l.note
+		summary := summaryText(l.count())
+		if note := clean(l.note()); note != "" {
+			if l.count() == ([4]int{}) {
+				summary = note
 			} else {
-				summary += " · " + l.note
+				summary += " · " + note
 			}
 		}
 		out += cell(summary, c.width-c.name, hs)
