@@ -174,7 +174,7 @@ func NewPodTree() PodTree {
 	return PodTree{
 		rows:      map[types.UID]*podItem{},
 		workloads: map[types.UID]kube.WorkloadRow{}, nodes: map[string]kube.NodeRow{}, failedCreate: map[string]string{},
-		groups: map[lineID]*group{},
+		groups:    map[lineID]*group{},
 		collapsed: map[lineID]bool{}, expanded: map[lineID]bool{},
 	}
 }
