@@ -17,8 +17,10 @@ type Cluster struct {
 	// ExplicitNamespace is true when the namespace came from -n or the context.
 	ExplicitNamespace bool
 	Context           string
-	Server            string
-	ReadOnly          bool
+	// User is the kubeconfig user (AuthInfo) of the context, for the session log.
+	User     string
+	Server   string
+	ReadOnly bool
 }
 
 // ConnectOptions tunes Connect.
@@ -57,6 +59,16 @@ func Connect(flags *genericclioptions.ConfigFlags, opts ConnectOptions) (*Cluste
 			return nil, &KubeconfigError{Path: kubeconfigPath(flags), Err: fmt.Errorf("context %q does not exist", ctxName)}
 		}
 	}
+	user := ""
+	if c, ok := raw.Contexts[ctxName]; ok {
+		user = c.AuthInfo
+	}
+	if flags.AuthInfoName != nil && *flags.AuthInfoName != "" {
+		user = *flags.AuthInfoName
+	}
+	if flags.Impersonate != nil && *flags.Impersonate != "" {
+		user = *flags.Impersonate
+	}
 	cfg = rest.CopyConfig(cfg)
 	cfg.UserAgent = opts.UserAgent
 	if cfg.UserAgent == "" {
@@ -77,7 +89,7 @@ func Connect(flags *genericclioptions.ConfigFlags, opts ConnectOptions) (*Cluste
 	}
 	return &Cluster{
 		client: client, Config: cfg, Namespace: ns, ExplicitNamespace: explicit,
-		Context: ctxName, Server: cfg.Host, ReadOnly: opts.ReadOnly,
+		Context: ctxName, User: user, Server: cfg.Host, ReadOnly: opts.ReadOnly,
 	}, nil
 }
 

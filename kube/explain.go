@@ -51,7 +51,13 @@ func Explain(err error) string {
 		}
 		return fmt.Sprintf("cannot use kubeconfig %s: %s; check the file and --context, or try the demo with --demo", kc.Path, trimErr(msg))
 	case apierrors.IsForbidden(err):
-		return fmt.Sprintf("access denied: %s; ask for read access, or narrow the scope with -n", apiMessage(err))
+		msg := apiMessage(err)
+		for _, v := range []string{"cannot list", "cannot get", "cannot watch"} {
+			if strings.Contains(msg, v) {
+				return fmt.Sprintf("access denied: %s; ask for read access, or narrow the scope with -n", msg)
+			}
+		}
+		return fmt.Sprintf("access denied: %s; ask your cluster admin for this permission", msg)
 	case apierrors.IsUnauthorized(err):
 		return "the API server rejected your credentials (401 Unauthorized): your token or certificate may have expired; log in again or refresh the kubeconfig"
 	case apierrors.IsNotFound(err):

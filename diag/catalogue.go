@@ -1,0 +1,25 @@
+package diag
+
+// Catalogue lists every rule id of the decision tree (docs/decision-tree.md
+// in the shared docs), in its order, including the healthy outcome "ok".
+// The tests check that the engine implements exactly these and that every
+// one has a scenario or fixture in testdata.
+var Catalogue = []string{
+	"sched.insufficient-resources", "sched.node-selector-mismatch", "sched.untolerated-taint",
+	"sched.no-nodes", "sched.host-port-conflict", "sched.pvc-unbound", "sched.other",
+	"create.quota-exceeded", "create.limitrange", "create.admission-denied", "create.serviceaccount-missing",
+	"image.not-found", "image.unauthorized", "image.registry-unreachable", "image.pull-timeout",
+	"image.invalid-name", "image.never-pull",
+	"config.configmap-missing", "config.secret-missing", "config.key-missing",
+	"volume.mount-failed", "volume.invalid-mount", "sandbox.cni-failed", "sandbox.disk",
+	"container.command-not-found", "container.command-not-executable", "container.create-error",
+	"crash.oom-killed", "crash.exit-error", "crash.sigkill", "crash.sigterm", "crash.segfault",
+	"crash.completed-restarting", "probe.liveness-failing", "probe.readiness-failing", "probe.startup-failing",
+	"init.failed", "hook.poststart-failed", "hook.prestop-failed", "crash.restarting",
+	"app.rbac-forbidden", "app.java-oom", "app.disk-full", "app.port-in-use", "app.dependency-unreachable",
+	"pod.evicted", "pod.node-lost", "pod.stuck-terminating",
+	"node.not-ready", "node.disk-pressure", "node.memory-pressure", "node.pid-pressure",
+	"node.network-unavailable", "node.cordoned",
+	"service.no-endpoints", "rollout.stuck",
+	RuleOK,
+}

@@ -1,0 +1,301 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/charmbracelet/x/term"
+	"github.com/spf13/cobra"
+
+	"github.com/kdoctor-dev/kdoctor/diag"
+	"github.com/kdoctor-dev/kdoctor/kube"
+)
+
+func init() { extraCommands = append(extraCommands, newDiagnoseCmd) }
+
+// diagnoseOptions are the diagnose command's own flags.
+type diagnoseOptions struct {
+	fromFiles []string
+	now       string
+	output    string
+}
+
+var outputFormats = []string{"text", "json", "markdown"}
+
+func newDiagnoseCmd(a *app) *cobra.Command {
+	o := &diagnoseOptions{}
+	cmd := &cobra.Command{
+		Use:   "diagnose [TYPE/]NAME",
+		Short: "Diagnose a pod or workload: describe → events → logs --previous → node",
+		Long: `Diagnose walks the four steps a senior engineer runs by hand — describe, events,
+logs --previous, node conditions — and names the root cause with its evidence, next
+steps and the kubectl commands that confirm it.
+
+TYPE is spelled as kubectl spells it (pod, po, deploy, rs, sts, ds, job); without
+TYPE, NAME is a pod. Without NAME, every unhealthy pod and workload in scope (-n, or
+-A for all namespaces) is diagnosed, most severe first.
+
+With --from-file, no cluster is contacted: the objects come from files written by
+'kubectl get ... -o yaml|json', from a 'kubectl cluster-info dump --output-directory'
+tree, or from '-' (standard input). The clock is then the newest timestamp in the
+dump unless --now says otherwise.`,
+		Example: `  kdoctor diagnose web-5d9 -n shop
+  kdoctor diagnose deploy/web -n shop -o json
+  kdoctor diagnose -A -o markdown
+  kubectl get pods,events -n shop -o yaml | kdoctor diagnose --from-file - web-5d9`,
+		Args: cobra.MaximumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runDiagnose(cmd.Context(), a, o, args, cmd.InOrStdin())
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&o.fromFiles, "from-file", nil, "diagnose offline from a YAML/JSON file, a directory or a cluster-info dump ('-' for standard input; repeatable)")
+	f.StringVar(&o.now, "now", "", "the time to judge ages against, RFC3339 (default: now, or the newest timestamp of an offline dump)")
+	f.StringVarP(&o.output, "output", "o", "text", "output format: text, json or markdown")
+	return cmd
+}
+
+// parseTarget reads [TYPE/]NAME or TYPE NAME.
+func parseTarget(args []string) (kind, name string, err error) {
+	switch len(args) {
+	case 0:
+		return "", "", nil
+	case 2:
+		kind, name = args[0], args[1]
+	default:
+		if t, n, ok := strings.Cut(args[0], "/"); ok {
+			kind, name = t, n
+		} else {
+			kind, name = "pod", args[0]
+		}
+	}
+	k, ok := kube.NormalizeKind(kind)
+	if !ok {
+		return "", "", usagef("cannot diagnose resource type %q: use pod, deployment, replicaset, statefulset, daemonset or job", kind)
+	}
+	if name == "" || strings.Contains(name, "/") {
+		return "", "", usagef("bad target %q: want [TYPE/]NAME", strings.Join(args, " "))
+	}
+	return k, name, nil
+}
+
+func runDiagnose(ctx context.Context, a *app, o *diagnoseOptions, args []string, stdin io.Reader) error {
+	if !slices.Contains(outputFormats, o.output) {
+		return usagef("unknown output format %q: use text, json or markdown", o.output)
+	}
+	kind, name, err := parseTarget(args)
+	if err != nil {
+		return err
+	}
+	var now time.Time
+	if o.now != "" {
+		if now, err = time.Parse(time.RFC3339, o.now); err != nil {
+			return usagef("--now %q is not an RFC3339 time (like 2026-11-20T10:00:00Z)", o.now)
+		}
+	}
+	namespace := ""
+	if a.kubeFlags.Namespace != nil {
+		namespace = *a.kubeFlags.Namespace
+	}
+	if a.allNamespaces && name != "" {
+		return usagef("a single target takes -n, not -A")
+	}
+
+	var ds []*diag.Diagnosis
+	if len(o.fromFiles) > 0 {
+		ds, err = diagnoseOffline(a, o, stdin, kind, name, namespace, now)
+	} else {
+		ds, err = diagnoseLive(ctx, a, kind, name, namespace, now)
+	}
+	if err != nil {
+		return err
+	}
+	return writeDiagnoses(a, o.output, ds, name == "")
+}
+
+func diagnoseOffline(a *app, o *diagnoseOptions, stdin io.Reader, kind, name, namespace string, now time.Time) ([]*diag.Diagnosis, error) {
+	dump, err := kube.LoadDump(o.fromFiles, stdin)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range dump.Warnings {
+		fmt.Fprintf(a.stderr, "kdoctor: warning: %s\n", w)
+	}
+	set := dump.Set
+	if set.Len() == 0 {
+		return nil, fmt.Errorf("no Kubernetes objects in %s", strings.Join(o.fromFiles, ", "))
+	}
+	if now.IsZero() {
+		now = kube.NewestTimestamp(set.Objects())
+	}
+	if now.IsZero() {
+		now = time.Now()
+	}
+	var targets []kube.Target
+	if name != "" {
+		t := kube.Target{Kind: kind, Namespace: namespace, Name: name}
+		if t.Namespace == "" {
+			t.Namespace = namespaceOf(set, kind, name)
+		}
+		targets = []kube.Target{t}
+	} else {
+		scope := namespace
+		if a.allNamespaces {
+			scope = ""
+		}
+		targets = kube.UnhealthyTargets(set, scope)
+	}
+	var ds []*diag.Diagnosis
+	for _, t := range targets {
+		facts, err := kube.BuildFacts(set, t, now)
+		if err != nil {
+			return nil, fmt.Errorf("%w in the dump", err)
+		}
+		ds = append(ds, diag.Diagnose(&facts))
+	}
+	return ds, nil
+}
+
+// namespaceOf picks the namespace of an offline target given without -n:
+// the only namespace holding an object of that name, else "default", as
+// kubectl would.
+func namespaceOf(set *kube.ObjectSet, kind, name string) string {
+	found := ""
+	for _, o := range set.List(kube.APIKind(kind), "") {
+		if o.GetName() == name {
+			if found != "" && found != o.GetNamespace() {
+				return "default"
+			}
+			found = o.GetNamespace()
+		}
+	}
+	if found == "" {
+		return "default"
+	}
+	return found
+}
+
+// liveParallel bounds how many targets are gathered at once in the
+// target-less form, to keep the request rate polite.
+const liveParallel = 4
+
+func diagnoseLive(ctx context.Context, a *app, kind, name, namespace string, now time.Time) ([]*diag.Diagnosis, error) {
+	cluster, err := a.connect(a.kubeFlags)
+	if err != nil {
+		return nil, err
+	}
+	if namespace == "" {
+		namespace = cluster.Namespace
+	}
+	client := cluster.Client()
+	opts := kube.GatherOptions{Now: now}
+	if name != "" {
+		facts, err := kube.Gather(ctx, client, kube.Target{Kind: kind, Namespace: namespace, Name: name}, opts)
+		if err != nil {
+			return nil, err
+		}
+		return []*diag.Diagnosis{diag.Diagnose(&facts)}, nil
+	}
+	scope := namespace
+	if a.allNamespaces {
+		scope = ""
+	}
+	targets, err := kube.ListUnhealthy(ctx, client, scope)
+	if err != nil {
+		return nil, err
+	}
+	ds := make([]*diag.Diagnosis, len(targets))
+	errs := make([]error, len(targets))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, liveParallel)
+	for i, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			facts, err := kube.Gather(ctx, client, t, opts)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			ds[i] = diag.Diagnose(&facts)
+		}()
+	}
+	wg.Wait()
+	var out []*diag.Diagnosis
+	for i, d := range ds {
+		switch {
+		case d != nil:
+			out = append(out, d)
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		default:
+			// A pod deleted between the listing and the gather is no error.
+			fmt.Fprintf(a.stderr, "kdoctor: warning: %s: %s\n", targets[i], kube.Explain(errs[i]))
+		}
+	}
+	return out, nil
+}
+
+// writeDiagnoses prints the diagnoses; several (or the target-less form)
+// are ranked most severe first and printed as a JSON array in JSON.
+func writeDiagnoses(a *app, format string, ds []*diag.Diagnosis, many bool) error {
+	if many {
+		sort.SliceStable(ds, func(i, j int) bool { return ds[i].RootCause.Severity > ds[j].RootCause.Severity })
+	}
+	var out []byte
+	switch format {
+	case "json":
+		var err error
+		if many {
+			out, err = diag.JSONList(ds)
+		} else {
+			out, err = diag.JSON(ds[0])
+		}
+		if err != nil {
+			return err
+		}
+	case "markdown":
+		var parts []string
+		for _, d := range ds {
+			parts = append(parts, diag.Markdown(d))
+		}
+		if len(ds) == 0 {
+			parts = append(parts, "No unhealthy pods or workloads found.\n")
+		}
+		out = []byte(strings.Join(parts, "\n---\n\n"))
+	default:
+		style := diag.TextStyle{}
+		if colorWanted(a.stdout) {
+			style = diag.ANSIStyle()
+		}
+		var parts []string
+		for _, d := range ds {
+			parts = append(parts, diag.Text(d, style))
+		}
+		if len(ds) == 0 {
+			parts = append(parts, "No unhealthy pods or workloads found.\n")
+		}
+		out = []byte(strings.Join(parts, "\n"+strings.Repeat("─", 80)+"\n\n"))
+	}
+	_, err := a.stdout.Write(out)
+	return err
+}
+
+// colorWanted reports whether to colour text: only on a terminal, and
+// never when NO_COLOR is set (https://no-color.org).
+func colorWanted(w io.Writer) bool {
+	if _, set := os.LookupEnv("NO_COLOR"); set {
+		return false
+	}
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(f.Fd())
+}
