@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"fmt"
+	"io"
 	"reflect"
 	"sync"
 	"time"
@@ -30,6 +31,9 @@ type GatherOptions struct {
 	TailLines, LimitBytes int64
 	// Parallel bounds concurrent requests (default 8).
 	Parallel int
+	// Logs opens a container log; nil reads through the client's pods/log.
+	// The demo passes its Source.PodLogs, whose fake clientset has no logs.
+	Logs func(ctx context.Context, namespace, pod string, opts *corev1.PodLogOptions) (io.ReadCloser, error)
 }
 
 // nodeEventsKind marks node events in an ObjectSet's unknown kinds: they
@@ -376,9 +380,9 @@ func (g *gatherer) logs(ctx context.Context, eg *errgroup.Group, pod *corev1.Pod
 	read := func(container string, previous bool) {
 		eg.Go(func() error {
 			key := LogKey{Namespace: pod.Namespace, Pod: pod.Name, Container: container, Previous: previous}
-			data, err := g.client.CoreV1().Pods(pod.Namespace).GetLogs(pod.Name, &corev1.PodLogOptions{
+			data, err := g.readLog(ctx, pod, &corev1.PodLogOptions{
 				Container: container, Previous: previous, TailLines: &g.opts.TailLines, LimitBytes: &g.opts.LimitBytes,
-			}).DoRaw(ctx)
+			})
 			g.mu.Lock()
 			defer g.mu.Unlock()
 			if err != nil {
@@ -399,6 +403,23 @@ func (g *gatherer) logs(ctx context.Context, eg *errgroup.Group, pod *corev1.Pod
 			}
 		}
 	}
+}
+
+func (g *gatherer) readLog(ctx context.Context, pod *corev1.Pod, opts *corev1.PodLogOptions) ([]byte, error) {
+	open := g.opts.Logs
+	if open == nil {
+		// Stream, not DoRaw: DoRaw replaces the kubelet's own words
+		// ("previous terminated container … not found") with a generic error.
+		open = func(ctx context.Context, ns, name string, o *corev1.PodLogOptions) (io.ReadCloser, error) {
+			return g.client.CoreV1().Pods(ns).GetLogs(name, o).Stream(ctx)
+		}
+	}
+	rc, err := open(ctx, pod.Namespace, pod.Name, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, *opts.LimitBytes+1))
 }
 
 // namespacePieces fetches the namespace-level facts: quotas, limit ranges
