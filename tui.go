@@ -67,7 +67,17 @@ func runTUI(ctx context.Context, a *app) error {
 	if d, ok := src.(*kube.Demo); ok {
 		go d.Run(ctx, 2*time.Second)
 	}
-	opts := ui.Options{Ctx: ctx, Source: src, Scope: scope, Styles: styles, ThemeFixed: fixed}
+	opts := ui.Options{Ctx: ctx, Source: src, Scope: scope, Styles: styles, ThemeFixed: fixed,
+		LogTail: a.cfg.Logs.Tail, LogBuffer: a.cfg.Logs.BufferLines}
+	if !a.demo {
+		// Changes made from the TUI go to the session log, so the incident
+		// timeline can be rebuilt; the demo changes nothing real.
+		log, err := kube.OpenSessionLog("")
+		if err != nil {
+			return fmt.Errorf("session log: %w", err)
+		}
+		opts.SessionLog = log
+	}
 	if !a.demo {
 		opts.Contexts = kubeContexts(a)
 		opts.Connect = func(name string) (kube.Source, error) {

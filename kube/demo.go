@@ -10,12 +10,16 @@ import (
 	"sync"
 	"time"
 
+	authv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	fakediscovery "k8s.io/client-go/discovery/fake"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 // Demo is an in-process cluster built from every scenario, kept alive by
@@ -55,6 +59,57 @@ func NewDemo(fsys fs.FS, root string, now time.Time) (*Demo, error) {
 		}
 	}
 	d.client = fake.NewClientset(objs...)
+	// The demo user may do everything: access reviews say yes (the fake
+	// clientset cannot evaluate them).
+	d.client.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		review := a.(k8stesting.CreateAction).GetObject().(*authv1.SelfSubjectAccessReview).DeepCopy()
+		review.Status = authv1.SubjectAccessReviewStatus{Allowed: true, Reason: "the demo allows everything"}
+		return true, review, nil
+	})
+	// Evictions as a real cluster would carry them out, so a drain in the
+	// demo evicts: the API discovery drain checks, and the pod going away.
+	if fd, ok := d.client.Discovery().(*fakediscovery.FakeDiscovery); ok {
+		fd.Resources = []*metav1.APIResourceList{
+			{GroupVersion: "v1", APIResources: []metav1.APIResource{
+				{Name: "pods", Namespaced: true, Kind: "Pod"},
+				{Name: "pods/eviction", Namespaced: true, Group: "policy", Version: "v1", Kind: "Eviction"},
+			}},
+			{GroupVersion: "policy/v1", APIResources: []metav1.APIResource{{Name: "poddisruptionbudgets", Namespaced: true, Kind: "PodDisruptionBudget"}}},
+		}
+	}
+	d.client.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() != "eviction" {
+			return false, nil, nil
+		}
+		ev, ok := a.(k8stesting.CreateAction).GetObject().(*policyv1.Eviction)
+		if !ok {
+			return false, nil, nil
+		}
+		err := d.client.Tracker().Delete(corev1.SchemeGroupVersion.WithResource("pods"), ev.Namespace, ev.Name)
+		return true, ev, err
+	})
+	// The fake clientset ignores field selectors; drain lists a node's pods
+	// with spec.nodeName, so the demo honours that one.
+	d.client.PrependReactor("list", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		sel := a.(k8stesting.ListAction).GetListRestrictions().Fields
+		node, ok := sel.RequiresExactMatch("spec.nodeName")
+		if !ok {
+			return false, nil, nil
+		}
+		obj, err := d.client.Tracker().List(corev1.SchemeGroupVersion.WithResource("pods"), corev1.SchemeGroupVersion.WithKind("Pod"), a.GetNamespace())
+		if err != nil {
+			return true, nil, err
+		}
+		list := obj.(*corev1.PodList)
+		kept := list.Items[:0]
+		for _, p := range list.Items {
+			if p.Spec.NodeName == node {
+				kept = append(kept, p)
+			}
+		}
+		list.Items = kept
+		return true, list, nil
+	})
 	return d, nil
 }
 

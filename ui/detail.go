@@ -20,10 +20,11 @@ const (
 	paneDescribe
 	paneEvents
 	paneLogs
+	paneDrain
 )
 
 func (k paneKind) String() string {
-	return [...]string{"", "Diagnosis", "Describe", "Events", "Logs"}[k]
+	return [...]string{"", "Diagnosis", "Describe", "Events", "Logs", "Drain"}[k]
 }
 
 // subject is the object a pane is about.

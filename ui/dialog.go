@@ -17,11 +17,12 @@ type dialog struct {
 	body  []string
 	typed string
 	input textinput.Model
-	// onConfirm builds the command that performs the action.
-	onConfirm func() tea.Cmd
+	// onConfirm performs the action on the live model (a closure over an
+	// older copy of the model would update a model nobody draws).
+	onConfirm func(m *Model) tea.Cmd
 }
 
-func newDialog(title string, body []string, typed string, onConfirm func() tea.Cmd) dialog {
+func newDialog(title string, body []string, typed string, onConfirm func(m *Model) tea.Cmd) dialog {
 	d := dialog{title: title, body: body, typed: typed, onConfirm: onConfirm}
 	if typed != "" {
 		d.input = textinput.New()
@@ -71,7 +72,7 @@ func (m Model) dialogKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		m.focus = focusTree
-		return m, m.dlg.onConfirm()
+		return m, m.dlg.onConfirm(&m)
 	}
 	return m, m.dlg.update(msg)
 }

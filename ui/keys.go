@@ -34,7 +34,7 @@ func DefaultKeyMap() KeyMap {
 		PageDown: b([]string{"pgdown", "ctrl+f"}, "pgdn", "page down"),
 		Top:      b([]string{"home", "g"}, "g", "top"),
 		Bottom:   b([]string{"end", "G"}, "G", "bottom"),
-		Expand:   b([]string{"right", "l"}, "→", "expand"),
+		Expand:   b([]string{"right"}, "→", "expand"),
 		Collapse: b([]string{"left", "h"}, "←", "collapse"),
 		Toggle:   b([]string{"space"}, "space", "expand/collapse"),
 

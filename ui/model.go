@@ -17,6 +17,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	k8s "k8s.io/client-go/kubernetes"
 
+	"github.com/kdoctor-dev/kdoctor/diag"
 	"github.com/kdoctor-dev/kdoctor/kube"
 	"github.com/kdoctor-dev/kdoctor/themes"
 )
@@ -46,6 +47,12 @@ type Options struct {
 	Now func() time.Time
 	// Watch starts the watch of a scope; tests may replace it.
 	Watch func(ctx context.Context, client k8s.Interface, scope kube.Scope) *kube.Watcher
+	// SessionLog records every change and shell; nil records nothing.
+	SessionLog *kube.SessionLog
+	// LogTail is how many lines a logs pane fetches first (default 500);
+	// LogBuffer how many it keeps (default kube.DefaultLogLines).
+	LogTail   int64
+	LogBuffer int
 }
 
 // focus says which widget receives keys.
@@ -57,6 +64,7 @@ const (
 	focusFilter
 	focusPalette
 	focusDialog
+	focusLogSearch
 )
 
 // Model is the root bubbletea model.
@@ -92,6 +100,15 @@ type Model struct {
 
 	seq    int // request counter for the detail pane
 	status string
+
+	actions     *kube.Actions
+	diag        *diag.Diagnosis // the diagnosis shown, for y and w
+	diagTarget  kube.Target
+	diagLoading bool
+	logs        logView
+	drainLines  []string
+	drainEvents <-chan drainEventMsg
+	drainCancel context.CancelFunc
 }
 
 // Messages that enter the model. Every async result arrives as one of these.
@@ -128,6 +145,12 @@ func New(opts Options) Model {
 	if opts.Ctx == nil {
 		opts.Ctx = context.Background()
 	}
+	if opts.LogTail == 0 {
+		opts.LogTail = 500
+	}
+	if opts.LogBuffer == 0 {
+		opts.LogBuffer = kube.DefaultLogLines
+	}
 	if opts.Watch == nil {
 		opts.Watch = func(ctx context.Context, c k8s.Interface, scope kube.Scope) *kube.Watcher {
 			return kube.Watch(ctx, c, scope, kube.AllResources)
@@ -139,8 +162,9 @@ func New(opts Options) Model {
 	m := Model{
 		opts: opts, src: opts.Source, scope: opts.Scope, keys: DefaultKeyMap(), help: help.New(), styles: opts.Styles,
 		tree: NewPodTree(), feed: NewEventFeed(), detail: newDetailPane(), filter: fi, pal: newPalette(),
-		gen: 1,
+		gen: 1, logs: newLogView(),
 	}
+	m.actions = newActions(opts.Source, opts.SessionLog)
 	m.help.Styles = m.styles.Help
 	return m
 }
@@ -188,8 +212,24 @@ func tickClock() tea.Cmd {
 	return tea.Tick(time.Second, func(t time.Time) tea.Msg { return clockMsg(t) })
 }
 
-// Stop cancels the running watch and waits for its goroutines.
+// newActions builds the one-key actions for a source: exec needs the REST
+// config a real cluster has and the demo has not.
+func newActions(src kube.Source, log *kube.SessionLog) *kube.Actions {
+	if c, ok := src.(*kube.Cluster); ok {
+		a := kube.NewActions(src, c.Config, log)
+		a.User = c.User
+		return a
+	}
+	return kube.NewActions(src, nil, log)
+}
+
+// Stop cancels the running watch, log stream and drain, and waits for the
+// watch's goroutines.
 func (m Model) Stop() {
+	m.closeLogs()
+	if m.drainCancel != nil {
+		m.drainCancel()
+	}
 	if m.stopWatch != nil {
 		m.stopWatch()
 		<-m.watch.Done()
@@ -242,6 +282,39 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.showDescribe(msg)
 		}
 		return m, nil
+	case diagnosisMsg:
+		if msg.seq == m.detail.seq && m.detail.kind == paneDiagnosis {
+			m.showDiagnosis(msg)
+		}
+		return m, nil
+	case writtenMsg:
+		if msg.err != nil {
+			m.status = "could not write the diagnosis: " + msg.err.Error()
+		} else {
+			m.status = "diagnosis written to " + msg.path
+		}
+		return m, nil
+	case logStreamMsg:
+		return m, m.logStreamOpened(msg)
+	case logChunkMsg:
+		return m, m.logChunk(msg)
+	case accessMsg:
+		return m, m.accessAnswered(msg)
+	case nodeResultMsg:
+		if msg.err != nil {
+			m.status = fmt.Sprintf("%s failed: %s", msg.act, kube.Explain(msg.err))
+		} else {
+			m.status = clean(msg.res.Message)
+		}
+		return m, nil
+	case drainPlanMsg:
+		m.drainPlanned(msg)
+		return m, nil
+	case drainEventMsg:
+		return m, m.drainEvent(msg)
+	case execDoneMsg:
+		m.execDone(msg)
+		return m, nil
 	case sourceMsg:
 		return m, m.switchSource(msg)
 	case tea.KeyPressMsg:
@@ -278,6 +351,8 @@ func (m Model) updateFocused(msg tea.Msg) (tea.Model, tea.Cmd) {
 		cmd = m.pal.update(msg)
 	case focusDialog:
 		cmd = m.dlg.update(msg)
+	case focusLogSearch:
+		m.logs.search, cmd = m.logs.search.Update(msg)
 	}
 	return m, cmd
 }
@@ -292,6 +367,15 @@ func (m *Model) applyBatch(b kube.Batch) tea.Cmd {
 	if m.detail.kind == paneEvents && len(b.Events) > 0 {
 		m.refreshDetail()
 	}
+	// The diagnosis follows its pod: a restart or a new status walks again.
+	if m.detail.kind == paneDiagnosis && !m.diagLoading && m.diagTarget.Kind == "pod" {
+		for _, r := range b.Pods {
+			if r.Namespace == m.diagTarget.Namespace && r.Name == m.diagTarget.Name {
+				m.detail.status = "pod changed: walking again…"
+				return m.runDiagnosis()
+			}
+		}
+	}
 	return nil
 }
 
@@ -299,6 +383,8 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	if msg.String() == "ctrl+c" {
 		return m, tea.Quit
 	}
+	// A status line answers the last key; the next key starts afresh.
+	m.status = ""
 	switch m.focus {
 	case focusDialog:
 		return m.dialogKey(msg)
@@ -306,6 +392,8 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m.filterKey(msg)
 	case focusPalette:
 		return m.paletteKey(msg)
+	case focusLogSearch:
+		return m.logSearchKey(msg)
 	}
 	if m.showHelp {
 		m.showHelp = false // any key closes the help; q still quits
@@ -328,6 +416,11 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m.back()
 	}
 	if m.focus == focusDetail {
+		if m.detail.kind == paneLogs {
+			if cmd, ok := m.logsKey(msg); ok {
+				return m, cmd
+			}
+		}
 		if cmd, ok := m.detailKey(msg); ok {
 			return m, cmd
 		}
@@ -339,9 +432,13 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 // per press, so esc never throws away more than the user meant.
 func (m Model) back() (tea.Model, tea.Cmd) {
 	switch {
+	case m.detail.kind == paneDrain && m.drainCancel != nil:
+		m.drainCancel()
+		m.status = "cancelling the drain… (pods already evicted stay evicted; the node stays cordoned)"
 	case m.focus == focusDetail:
 		m.focus = focusTree
 	case m.detail.kind != paneNone:
+		m.closeLogs()
 		m.detail.kind = paneNone
 		m.layout()
 	case m.filter.Value() != "":
@@ -443,8 +540,44 @@ func (m Model) actionKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		}
 		return m, m.openDescribe(sel)
 	case key.Matches(msg, k.Events):
+		m.closeLogs()
 		m.openEvents(sel)
 		return m, nil
+	case key.Matches(msg, k.Diagnose):
+		m.closeLogs()
+		if sel.pod != "" {
+			return m, m.openDiagnosis(sel, kube.Target{Kind: "pod", Namespace: sel.namespace, Name: sel.pod})
+		}
+		if l, ok := m.tree.SelectedLine(); ok && l.kind == workloadNode {
+			kind := strings.ToLower(l.bkt.key.kind)
+			if kind == "cronjob" {
+				return m, m.say("diagnose one of the CronJob's Job pods")
+			}
+			s := subject{namespace: l.bkt.key.ns, pod: l.bkt.key.kind + "/" + l.bkt.key.name}
+			return m, m.openDiagnosis(s, kube.Target{Kind: kind, Namespace: l.bkt.key.ns, Name: l.bkt.key.name})
+		}
+		if l, ok := m.tree.SelectedLine(); ok && (l.kind == nsNode || l.kind == k8sNodeNode) {
+			m.tree.Toggle()
+			return m, nil
+		}
+		return m, m.say("select a pod or a workload to diagnose")
+	case key.Matches(msg, k.Logs), key.Matches(msg, k.Previous):
+		if sel.pod == "" {
+			return m, m.say("select a pod (or one of its containers) to read its logs")
+		}
+		return m, m.openLogs(sel, key.Matches(msg, k.Previous))
+	case key.Matches(msg, k.Shell):
+		return m, m.requestAction(actShell, sel)
+	case key.Matches(msg, k.Cordon):
+		return m, m.requestAction(actCordon, sel)
+	case key.Matches(msg, k.Uncordon):
+		return m, m.requestAction(actUncordon, sel)
+	case key.Matches(msg, k.Drain):
+		return m, m.requestAction(actDrain, sel)
+	case key.Matches(msg, k.Copy):
+		return m, m.copyDiagnosis()
+	case key.Matches(msg, k.Write):
+		return m, m.writeDiagnosis()
 	}
 	return m, nil
 }
@@ -685,8 +818,11 @@ func (m Model) stateView() string {
 
 func (m Model) statusView() string {
 	st := m.styles
-	if m.focus == focusFilter || m.filter.Value() != "" {
+	if m.focus == focusFilter || (m.filter.Value() != "" && m.status == "") {
 		return ansi.Truncate(m.filter.View(), m.width, "…")
+	}
+	if m.focus == focusLogSearch {
+		return ansi.Truncate(m.logs.search.View(), m.width, "…")
 	}
 	s := m.status
 	if s == "" {

@@ -203,7 +203,9 @@ func (m *Model) switchSource(msg sourceMsg) tea.Cmd {
 		m.status = "cannot switch to " + msg.ctx + ": " + kube.Explain(msg.err)
 		return nil
 	}
+	m.closeLogs()
 	m.src = msg.src
+	m.actions = newActions(msg.src, m.opts.SessionLog)
 	m.scope = kube.Scope{}
 	if ns := msg.src.Info().Namespace; ns != "" {
 		m.scope.Namespaces = []string{ns}

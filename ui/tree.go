@@ -164,7 +164,8 @@ type PodTree struct {
 	width, height int
 
 	filter       string
-	query        string // filter, lower-cased
+	query        string   // filter, lower-cased
+	words        []string // query words
 	problemsOnly bool
 	byNode       bool
 }
@@ -213,11 +214,17 @@ func (t *PodTree) Apply(b kube.Batch) {
 	}
 }
 
+// searchText joins the fields the filter looks at, lower-cased, separated
+// by NULs so a query never matches across two fields.
 func searchText(r *kube.PodRow) string {
 	var b strings.Builder
-	b.WriteString(r.Namespace + " " + r.WorkloadName + " " + r.Name + " " + r.Node + " " + r.Status + " " + r.Cause)
+	for _, f := range []string{r.Namespace, r.WorkloadName, r.Name, r.Node, r.Status, r.Cause} {
+		b.WriteString(f)
+		b.WriteByte(0)
+	}
 	for _, c := range r.Containers {
-		b.WriteString(" " + c.Name)
+		b.WriteString(c.Name)
+		b.WriteByte(0)
 	}
 	return strings.ToLower(b.String())
 }
@@ -352,6 +359,7 @@ func (t *PodTree) SetSize(w, h int) {
 func (t *PodTree) SetFilter(q string) {
 	prev := t.filter
 	t.filter, t.query = q, strings.ToLower(q)
+	t.words = strings.Fields(t.query)
 	narrowing := prev != "" && strings.HasPrefix(t.query, strings.ToLower(prev))
 	for _, it := range t.rows {
 		switch {
@@ -365,26 +373,35 @@ func (t *PodTree) SetFilter(q string) {
 	t.rebuild()
 }
 
-// matches is a case-insensitive subsequence test, the same notion of a
-// match as sahilm/fuzzy (which highlights the visible rows) but without
-// scoring, so it stays linear over a hundred thousand pods.
+// matches says whether every word of the query is a case-insensitive
+// subsequence of one field (namespace, workload, pod, node, status, cause,
+// container): "pay oom" finds the OOMKilled pod in payments, while a word is
+// never stitched together from letters scattered over several fields. It is
+// the notion of a match sahilm/fuzzy has (which highlights the rows on
+// screen) without its scoring, so it stays linear over 100k pods.
 func (t *PodTree) matches(s string) bool {
-	q := t.query
+	for _, word := range t.words {
+		if !anyFieldHas(s, word) {
+			return false
+		}
+	}
+	return true
+}
+
+func anyFieldHas(s, word string) bool {
 	j := 0
-	for i := 0; i < len(s) && j < len(q); i++ {
-		if q[j] == ' ' {
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == 0:
+			j = 0 // next field: start the word again
+		case s[i] == word[j]:
 			j++
-			i--
-			continue
-		}
-		if s[i] == q[j] {
-			j++
+			if j == len(word) {
+				return true
+			}
 		}
 	}
-	for j < len(q) && q[j] == ' ' {
-		j++
-	}
-	return j == len(q)
+	return false
 }
 
 // ToggleProblemsOnly hides or shows healthy pods.
@@ -686,7 +703,7 @@ func (t *PodTree) addMissingWorkloads() {
 		if msg := t.failedCreateFor(w); msg != "" {
 			note += " · FailedCreate: " + msg
 		}
-		if t.filter != "" && len(fuzzy.Find(strings.ReplaceAll(t.filter, " ", ""), []string{w.Namespace + " " + w.Name + " " + note})) == 0 {
+		if t.filter != "" && !t.matches(strings.ToLower(w.Namespace+"\x00"+w.Name+"\x00missing\x00failedcreate")) {
 			continue
 		}
 		g, k := t.groupOf(&kube.PodRow{Namespace: w.Namespace, WorkloadKind: w.Kind, WorkloadName: w.Name})
