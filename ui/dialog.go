@@ -47,7 +47,7 @@ func (d *dialog) view(st themes.Styles, width, height int) string {
 	var b strings.Builder
 	b.WriteString(st.Title.Render(d.title) + "\n\n")
 	for _, l := range d.body {
-		b.WriteString(ansi.Truncate(l, width, "…") + "\n")
+		b.WriteString(ansi.Wrap(l, width, " ") + "\n")
 	}
 	b.WriteByte('\n')
 	if d.typed != "" {

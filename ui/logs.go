@@ -10,6 +10,7 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
 )
@@ -305,15 +306,30 @@ func (m *Model) nextMatch() {
 		if strings.Contains(strings.ToLower(lines[i].String()), q) {
 			lv.match = i
 			m.renderLogs()
-			offset := i
-			if lv.ring.Dropped()+lv.skipped > 0 {
-				offset++
-			}
-			m.detail.vp.SetYOffset(max(0, offset-m.detail.vp.Height()/2))
+			m.detail.vp.SetYOffset(m.visualRow(i))
 			return
 		}
 	}
 	m.status = fmt.Sprintf("%q not found in the %d lines held", lv.query, len(lines))
 	lv.match = -1
 	m.renderLogs()
+}
+
+// visualRow converts a log line index into the viewport's row offset, which
+// counts wrapped rows when wrapping is on; one row of context stays above.
+func (m *Model) visualRow(i int) int {
+	lines := strings.Split(m.detail.vp.GetContent(), "\n")
+	if m.logs.ring.Dropped()+m.logs.skipped > 0 {
+		i++ // the "lines skipped" note comes first
+	}
+	w := max(1, m.detail.vp.Width())
+	row := 0
+	for n := 0; n < i && n < len(lines); n++ {
+		h := 1
+		if m.logs.wrap {
+			h = max(1, (ansi.StringWidth(lines[n])+w-1)/w)
+		}
+		row += h
+	}
+	return max(0, row-1)
 }

@@ -696,7 +696,7 @@ func (m Model) render() string {
 	var main string
 	switch {
 	case m.showHelp:
-		main = st.Title.Render("Keys") + "\n\n" + m.help.FullHelpView(m.paneKeys().FullHelp()) + "\n\n" + st.Muted.Render("press any key to close")
+		main = st.Title.Render("Keys") + "  " + st.Muted.Render("(any key closes this)") + "\n\n" + helpView(st, m.paneKeys().FullHelp(), m.width)
 	case m.focus == focusDialog:
 		main = m.dlg.view(st, m.width, body)
 	case m.focus == focusPalette:

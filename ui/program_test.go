@@ -1,0 +1,248 @@
+package ui
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/themes"
+)
+
+// demoNow pins the demo's clock so golden views are stable.
+var demoNow = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+
+// run drives the real program (the real update loop, commands and watch)
+// against the demo cluster; until waits for a condition on the live model.
+type run struct {
+	t    *testing.T
+	p    *tea.Program
+	mu   sync.Mutex
+	last Model
+	done chan struct{}
+	out  bytes.Buffer
+}
+
+// readOnlyDemo is the demo seen through read-only eyes.
+type readOnlyDemo struct{ *kube.Demo }
+
+func (d readOnlyDemo) Info() kube.SourceInfo {
+	i := d.Demo.Info()
+	i.ReadOnly = true
+	return i
+}
+
+func newDemo(t *testing.T) *kube.Demo {
+	t.Helper()
+	d, err := kube.NewDemo(os.DirFS("../testdata/scenarios"), ".", demoNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func startProgram(t *testing.T, src kube.Source, w, h int) *run {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &run{t: t, done: make(chan struct{})}
+	m := New(Options{Ctx: ctx, Source: src, Styles: themes.Build(themes.Palette{Name: "mono"}), ThemeFixed: true,
+		Now: func() time.Time { return demoNow }})
+	r.p = tea.NewProgram(m, tea.WithInput(nil), tea.WithOutput(&lockedWriter{w: &r.out, mu: &r.mu}), tea.WithWindowSize(w, h),
+		tea.WithoutSignals(), tea.WithFilter(func(model tea.Model, msg tea.Msg) tea.Msg {
+			if mm, ok := model.(Model); ok {
+				r.mu.Lock()
+				r.last = mm
+				r.mu.Unlock()
+			}
+			return msg
+		}))
+	go func() {
+		defer close(r.done)
+		final, _ := r.p.Run()
+		if mm, ok := final.(Model); ok {
+			r.mu.Lock()
+			r.last = mm
+			r.mu.Unlock()
+			mm.Stop()
+		}
+	}()
+	t.Cleanup(func() {
+		r.p.Quit()
+		<-r.done
+		cancel()
+	})
+	r.until("the tree is live", func(m Model) bool { return m.state == kube.Live && m.tree.Len() > 0 })
+	return r
+}
+
+// nudgeMsg makes the filter see the current model; Update ignores it.
+type nudgeMsg struct{}
+
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// until waits for cond on the model; a clock message nudges the filter so
+// the latest model is seen even when nothing else happens.
+func (r *run) until(what string, cond func(Model) bool) Model {
+	r.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		r.mu.Lock()
+		m := r.last
+		r.mu.Unlock()
+		if m.width > 0 && cond(m) {
+			return m
+		}
+		r.p.Send(nudgeMsg{})
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.mu.Lock()
+	view := ansi.Strip(r.last.View().Content)
+	r.mu.Unlock()
+	r.t.Fatalf("timed out waiting for %s; screen:\n%s", what, view)
+	return Model{}
+}
+
+func (r *run) keys(keys ...string) {
+	for _, k := range keys {
+		r.p.Send(keyPress(k))
+	}
+}
+
+func (r *run) typeText(s string) {
+	for _, c := range s {
+		r.p.Send(tea.KeyPressMsg{Code: c, Text: string(c)})
+	}
+}
+
+func screen(m Model) string { return ansi.Strip(m.View().Content) }
+
+// TestJourneyOnDemo walks the main journey of an incident on the demo:
+// find the OOMKilled pod, diagnose it, read its previous logs, copy the
+// diagnosis, cordon its node.
+func TestJourneyOnDemo(t *testing.T) {
+	d := newDemo(t)
+	r := startProgram(t, d, 160, 48)
+
+	r.keys("/")
+	r.typeText("ledger")
+	r.keys("enter", "G")
+	m := r.until("the ledger pod is selected", func(m Model) bool {
+		p := m.tree.Selected()
+		return p != nil && strings.HasPrefix(p.Name, "ledger-")
+	})
+	pod := m.tree.Selected()
+
+	r.keys("enter")
+	m = r.until("a diagnosis", func(m Model) bool { return m.diag != nil })
+	if got := m.diag.RootCause.Rule; got != "crash.oom-killed" {
+		t.Fatalf("root cause %s, want crash.oom-killed", got)
+	}
+	if !strings.Contains(screen(m), "Root cause") || !strings.Contains(screen(m), "crash.oom-killed") {
+		t.Fatalf("diagnosis not on screen:\n%s", screen(m))
+	}
+	checkGolden(t, "journey-diagnosis-160x48", m)
+
+	r.keys("y")
+	r.until("copied", func(m Model) bool { return strings.Contains(m.status, "copied the diagnosis") })
+
+	r.keys("p")
+	m = r.until("previous logs", func(m Model) bool {
+		return m.detail.kind == paneLogs && m.logs.ring != nil && strings.Contains(m.detail.plain, "OutOfMemoryError")
+	})
+	if !m.logs.opts.Previous {
+		t.Fatal("p did not open the previous instance")
+	}
+
+	r.keys("esc", "c")
+	m = r.until("the cordon dialog", func(m Model) bool { return m.focus == focusDialog })
+	checkGolden(t, "journey-cordon-dialog-160x48", m)
+	r.keys("enter")
+	r.until("cordoned", func(m Model) bool { return strings.Contains(m.status, "cordoned") })
+	node, err := d.Client().CoreV1().Nodes().Get(context.Background(), pod.Node, metav1.GetOptions{})
+	if err != nil || !node.Spec.Unschedulable {
+		t.Fatalf("node %s not cordoned (err %v)", pod.Node, err)
+	}
+}
+
+// TestReadOnlyRefusesActions: in read-only mode the keys exist but say why
+// they do nothing, and nothing changes.
+func TestReadOnlyRefusesActions(t *testing.T) {
+	d := newDemo(t)
+	r := startProgram(t, readOnlyDemo{d}, 80, 24)
+	r.keys("/")
+	r.typeText("ledger")
+	r.keys("enter", "G")
+	m := r.until("the ledger pod is selected", func(m Model) bool { return m.tree.Selected() != nil })
+	nodeName := m.tree.Selected().Node
+	for k, name := range map[string]string{"c": "cordon", "u": "uncordon", "r": "drain", "s": "shell"} {
+		r.keys(k)
+		m = r.until("a refusal for "+k, func(m Model) bool { return strings.Contains(m.status, "read-only mode: "+name+" ") })
+		if m.focus == focusDialog {
+			t.Fatalf("%s opened a dialog in read-only mode", k)
+		}
+	}
+	if !strings.Contains(screen(m), "READ-ONLY") {
+		t.Fatal("no READ-ONLY badge")
+	}
+	r.keys("c")
+	m = r.until("the cordon refusal", func(m Model) bool { return strings.Contains(m.status, "read-only mode: cordon ") })
+	checkGolden(t, "readonly-refusal-80x24", m)
+	node, err := d.Client().CoreV1().Nodes().Get(context.Background(), nodeName, metav1.GetOptions{})
+	if err != nil || node.Spec.Unschedulable {
+		t.Fatalf("read-only mode changed node %s (err %v)", nodeName, err)
+	}
+}
+
+func TestDrainPlanDialogAndHelp(t *testing.T) {
+	d := newDemo(t)
+	r := startProgram(t, d, 80, 24)
+	r.keys("/")
+	r.typeText("ledger")
+	r.keys("enter", "G", "r")
+	m := r.until("the drain plan", func(m Model) bool { return m.focus == focusDialog && m.dlg.typed != "" })
+	checkGolden(t, "drain-plan-80x24", m)
+	r.keys("esc", "?")
+	m = r.until("help", func(m Model) bool { return m.showHelp })
+	checkGolden(t, "help-80x24", m)
+	for _, want := range []string{"diagnose", "describe", "previous logs", "shell", "cordon", "drain", "filter", "group by node"} {
+		if !strings.Contains(screen(m), want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+}
+
+func TestLogsPaneOnDemo(t *testing.T) {
+	d := newDemo(t)
+	r := startProgram(t, d, 80, 24)
+	r.keys("/")
+	r.typeText("ledger")
+	r.keys("enter", "G", "l")
+	m := r.until("current logs", func(m Model) bool {
+		return m.detail.kind == paneLogs && strings.Contains(m.detail.plain, "Spring Boot")
+	})
+	if m.logs.opts.Previous {
+		t.Fatal("l opened the previous instance")
+	}
+	r.keys("/")
+	r.typeText("snapshot")
+	r.keys("enter")
+	m = r.until("a search match", func(m Model) bool { return m.logs.match >= 0 })
+	checkGolden(t, "logs-search-80x24", m)
+}
