@@ -185,7 +185,9 @@ func (m *Model) renderLogs() {
 		styled.WriteString(st.Muted.Render("(no lines yet)") + "\n")
 	}
 	m.detail.vp.SoftWrap = lv.wrap
-	follow := lv.opts.Follow && lv.match < 0
+	// The end of a log is what matters in an incident (a crash's last words):
+	// stay at the bottom unless the reader scrolled up or is searching.
+	follow := lv.match < 0
 	m.detail.SetContent(styled.String(), plain.String(), follow)
 	mode := "current"
 	if lv.opts.Previous {

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/kubetest"
+)
+
+// tmuxSession runs the real kdoctor binary in a detached tmux session on a
+// private socket, the way a person would use it, and reads the screen.
+type tmuxSession struct {
+	t      *testing.T
+	socket string
+	name   string
+}
+
+func (s *tmuxSession) tmux(args ...string) string {
+	s.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-L", s.socket}, args...)...).CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("tmux %v: %v: %s", args, err, out)
+	}
+	return string(out)
+}
+
+func startTmux(t *testing.T, width, height int, command string) *tmuxSession {
+	t.Helper()
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("kdoctor-e2e-%d", os.Getpid()), name: "e2e"}
+	s.tmux("new-session", "-d", "-s", s.name, "-x", fmt.Sprint(width), "-y", fmt.Sprint(height), command)
+	s.tmux("set-option", "-t", s.name, "remain-on-exit", "on")
+	t.Cleanup(func() { _ = exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
+	return s
+}
+
+func (s *tmuxSession) screen() string { return s.tmux("capture-pane", "-p", "-t", s.name) }
+
+func (s *tmuxSession) send(keys ...string) { s.tmux(append([]string{"send-keys", "-t", s.name}, keys...)...) }
+
+func (s *tmuxSession) typeText(text string) { s.tmux("send-keys", "-t", s.name, "-l", text) }
+
+func (s *tmuxSession) waitFor(what string, cond func(screen string) bool) string {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var scr string
+	for time.Now().Before(deadline) {
+		scr = s.screen()
+		if cond(scr) {
+			return scr
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.t.Fatalf("timed out waiting for %s; screen:\n%s", what, scr)
+	return ""
+}
+
+func (s *tmuxSession) dead() bool {
+	return strings.TrimSpace(s.tmux("display-message", "-p", "-t", s.name, "#{pane_dead}")) == "1"
+}
+
+// TestTUIEndToEnd walks the main journey with the real binary in tmux
+// against the real API server holding every scenario: the tree shows the
+// pods, the filter finds the OOMKilled pod, enter names crash.oom-killed,
+// p shows the previous log lines the kubelet serves, c + confirm cordons
+// the node; then --read-only refuses c and the node is unchanged; q exits
+// and leaves the terminal as it was.
+func TestTUIEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the real API server and tmux (not in -short mode)")
+	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Fatal("tmux is needed for the end-to-end test: apt-get install tmux")
+	}
+	bin := filepath.Join(t.TempDir(), "kdoctor")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := kubetest.Start(ctx, kubetest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	scenarios, err := kube.LoadScenarios("testdata/scenarios")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range scenarios {
+		if _, err := srv.ApplyScenario(ctx, sc); err != nil {
+			t.Fatalf("apply %s: %v", sc.Name, err)
+		}
+	}
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := srv.WriteKubeconfig(kubeconfig, ""); err != nil {
+		t.Fatal(err)
+	}
+	// A private config and state dir: no user theme or read-only default
+	// leaks in, and the session log lands in the test's directory.
+	env := fmt.Sprintf("env XDG_CONFIG_HOME=%s XDG_STATE_HOME=%s TERM=xterm-256color", dir, dir)
+	command := func(extra string) string {
+		return fmt.Sprintf("%s %s --kubeconfig %s -A --theme mono %s", env, bin, kubeconfig, extra)
+	}
+
+	s := startTmux(t, 160, 48, command(""))
+	s.waitFor("the scenario pods", func(scr string) bool {
+		return strings.Contains(scr, "ledger-7d9f8b6c5-qz4wn") && strings.Contains(scr, "live")
+	})
+	s.send("/")
+	s.typeText("ledger")
+	s.send("Enter", "G", "Enter")
+	scr := s.waitFor("the diagnosis", func(scr string) bool { return strings.Contains(scr, "Root cause") })
+	if !strings.Contains(scr, "crash.oom-killed") || !strings.Contains(scr, "OOMKilled") {
+		t.Fatalf("root cause crash.oom-killed with evidence not shown:\n%s", scr)
+	}
+	s.send("p")
+	s.waitFor("previous log lines served by the kubelet", func(scr string) bool {
+		return strings.Contains(scr, "previous instance") && strings.Contains(scr, "OutOfMemoryError")
+	})
+
+	pod, err := srv.Client().CoreV1().Pods("payments").Get(ctx, "ledger-7d9f8b6c5-qz4wn", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeName := pod.Spec.NodeName
+	s.send("Escape")
+	time.Sleep(300 * time.Millisecond) // let esc arrive alone, not as alt+c
+	s.send("c")
+	s.waitFor("the cordon dialog", func(scr string) bool { return strings.Contains(scr, "Cordon node "+nodeName+"?") })
+	s.send("Enter")
+	s.waitFor("the cordon result", func(scr string) bool { return strings.Contains(scr, "cordoned") })
+	node, err := srv.Client().CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
+	if err != nil || !node.Spec.Unschedulable {
+		t.Fatalf("node %s not cordoned through the API (err %v)", nodeName, err)
+	}
+	s.send("q")
+	s.waitFor("kdoctor to exit", func(string) bool { return s.dead() })
+	if scr := s.screen(); strings.Contains(scr, "ctx kdoctor-sandbox") {
+		t.Fatalf("the alternate screen was not left on exit:\n%s", scr)
+	}
+	_ = exec.Command("tmux", "-L", s.socket, "kill-server").Run()
+
+	// Read-only: make the node schedulable again, then try to cordon it.
+	if _, err := srv.Client().CoreV1().Nodes().Patch(ctx, nodeName, types.MergePatchType, []byte(`{"spec":{"unschedulable":false}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := srv.AuditEvents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro := startTmux(t, 160, 48, command("--read-only"))
+	ro.waitFor("the read-only tree", func(scr string) bool {
+		return strings.Contains(scr, "READ-ONLY") && strings.Contains(scr, "ledger-7d9f8b6c5-qz4wn")
+	})
+	ro.send("/")
+	ro.typeText("ledger")
+	ro.send("Enter", "G", "c")
+	ro.waitFor("the refusal", func(scr string) bool { return strings.Contains(scr, "read-only mode: cordon is unavailable") })
+	ro.send("q")
+	ro.waitFor("kdoctor to exit", func(string) bool { return ro.dead() })
+	node, err = srv.Client().CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
+	if err != nil || node.Spec.Unschedulable {
+		t.Fatalf("read-only run changed node %s (err %v)", nodeName, err)
+	}
+	after, err := srv.AuditEvents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range after[len(before):] {
+		if e.User == kubetest.AdminUser && e.UserAgent != "" && strings.HasPrefix(e.UserAgent, "kdoctor") {
+			switch e.Verb {
+			case "create", "update", "patch", "delete", "deletecollection":
+				if e.Resource != "selfsubjectaccessreviews" {
+					t.Errorf("read-only kdoctor sent %s %s", e.Verb, e.RequestURI)
+				}
+			}
+		}
+	}
+}
