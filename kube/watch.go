@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -146,31 +147,37 @@ func Watch(ctx context.Context, client kubernetes.Interface, scope Scope, opts W
 			DeleteFunc: w.remove,
 		})
 	}
+	// informer makes the factory's informer of obj's type from lw, whose
+	// watch requests report to the watcher (see reportingListWatch).
+	informer := func(f informers.SharedInformerFactory, res string, obj runtime.Object, lw *cache.ListWatch) {
+		add(f.InformerFor(obj, func(kubernetes.Interface, time.Duration) cache.SharedIndexInformer {
+			return cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, client), obj, 0,
+				cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+		}), res)
+	}
+	warnings := func(o *metav1.ListOptions) {
+		o.FieldSelector = fields.OneTermEqualSelector("type", corev1.EventTypeWarning).String()
+	}
 	for _, ns := range namespaces {
 		f := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(ns), informers.WithTransform(compact))
-		add(f.Core().V1().Pods().Informer(), ResPods)
+		informer(f, ResPods, &corev1.Pod{}, reportingListWatch(w, ctx, ResPods, client.CoreV1().Pods(ns), nil))
 		if opts.Workloads {
 			w.resources[ResWorkloads] = ResourceState{Resource: ResWorkloads, State: Syncing}
-			add(f.Apps().V1().Deployments().Informer(), ResWorkloads)
-			add(f.Apps().V1().StatefulSets().Informer(), ResWorkloads)
-			add(f.Apps().V1().DaemonSets().Informer(), ResWorkloads)
-			add(f.Batch().V1().Jobs().Informer(), ResWorkloads)
+			informer(f, ResWorkloads, &appsv1.Deployment{}, reportingListWatch(w, ctx, ResWorkloads, client.AppsV1().Deployments(ns), nil))
+			informer(f, ResWorkloads, &appsv1.StatefulSet{}, reportingListWatch(w, ctx, ResWorkloads, client.AppsV1().StatefulSets(ns), nil))
+			informer(f, ResWorkloads, &appsv1.DaemonSet{}, reportingListWatch(w, ctx, ResWorkloads, client.AppsV1().DaemonSets(ns), nil))
+			informer(f, ResWorkloads, &batchv1.Job{}, reportingListWatch(w, ctx, ResWorkloads, client.BatchV1().Jobs(ns), nil))
 		}
-		factories = append(factories, f)
 		if opts.Events {
 			w.resources[ResEvents] = ResourceState{Resource: ResEvents, State: Syncing}
-			ef := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(ns), informers.WithTransform(compact),
-				informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-					o.FieldSelector = fields.OneTermEqualSelector("type", corev1.EventTypeWarning).String()
-				}))
-			add(ef.Core().V1().Events().Informer(), ResEvents)
-			factories = append(factories, ef)
+			informer(f, ResEvents, &corev1.Event{}, reportingListWatch(w, ctx, ResEvents, client.CoreV1().Events(ns), warnings))
 		}
+		factories = append(factories, f)
 	}
 	if opts.Nodes {
 		w.resources[ResNodes] = ResourceState{Resource: ResNodes, State: Syncing}
 		nf := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(compact))
-		add(nf.Core().V1().Nodes().Informer(), ResNodes)
+		informer(nf, ResNodes, &corev1.Node{}, reportingListWatch(w, ctx, ResNodes, client.CoreV1().Nodes(), nil))
 		factories = append(factories, nf)
 	}
 	for _, f := range factories {
@@ -386,6 +393,54 @@ func (w *Watcher) watchError(ctx context.Context, res string, err error) {
 	w.mu.Unlock()
 	if startProbe {
 		go w.probe(ctx)
+	}
+}
+
+// listerWatcher is one resource's list and watch, as typed clients have them.
+type listerWatcher[L runtime.Object] interface {
+	List(context.Context, metav1.ListOptions) (L, error)
+	Watch(context.Context, metav1.ListOptions) (watch.Interface, error)
+}
+
+// reportingListWatch lists and watches through api and tells the watcher
+// how each watch request went. client-go's watch error handler only hears
+// of failed lists: a watch request refused because the API server is gone
+// is retried quietly, forever, so without this a watcher whose server died
+// under an established watch would go on saying "live".
+func reportingListWatch[L runtime.Object](w *Watcher, ctx context.Context, res string, api listerWatcher[L], tweak func(*metav1.ListOptions)) *cache.ListWatch {
+	return &cache.ListWatch{
+		ListWithContextFunc: func(rctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			if tweak != nil {
+				tweak(&o)
+			}
+			return api.List(rctx, o)
+		},
+		WatchFuncWithContext: func(rctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			if tweak != nil {
+				tweak(&o)
+			}
+			wi, err := api.Watch(rctx, o)
+			switch {
+			case rctx.Err() != nil || ctx.Err() != nil:
+			case err != nil:
+				w.watchError(ctx, res, err)
+			default:
+				w.watchResumed(res)
+			}
+			return wi, err
+		},
+	}
+}
+
+// watchResumed marks a reconnecting resource live again as soon as its
+// watch is re-established, which on a slow link may be before the probe
+// gets an answer in time.
+func (w *Watcher) watchResumed(res string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if cur := w.resources[res]; cur.State == Reconnecting {
+		w.resources[res] = ResourceState{Resource: res, State: Live}
+		w.resDirty, w.dirty = true, true
 	}
 }
 
