@@ -34,16 +34,21 @@ func (s *tmuxSession) tmux(args ...string) string {
 	return string(out)
 }
 
+// tmuxSessions numbers the sessions: each gets its own tmux server, so one
+// shutting down never races the next one starting.
+var tmuxSessions int
+
 func startTmux(t *testing.T, width, height int, command string) *tmuxSession {
 	t.Helper()
-	s := &tmuxSession{t: t, socket: fmt.Sprintf("kdoctor-e2e-%d", os.Getpid()), name: "e2e"}
+	tmuxSessions++
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("kdoctor-e2e-%d-%d", os.Getpid(), tmuxSessions), name: "e2e"}
 	s.tmux("new-session", "-d", "-s", s.name, "-x", fmt.Sprint(width), "-y", fmt.Sprint(height), command)
 	s.tmux("set-option", "-t", s.name, "remain-on-exit", "on")
 	t.Cleanup(func() { _ = exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
 	return s
 }
 
-func (s *tmuxSession) screen() string { return s.tmux("capture-pane", "-p", "-t", s.name) }
+func (s *tmuxSession) screen() string { return s.tmux("capture-pane", "-p", "-J", "-S", "-100", "-t", s.name) }
 
 func (s *tmuxSession) send(keys ...string) {
 	s.tmux(append([]string{"send-keys", "-t", s.name}, keys...)...)
@@ -179,6 +184,25 @@ func TestTUIEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	_ = exec.Command("tmux", "-L", ro.socket, "kill-server").Run()
+
+	// A crash restores the terminal and says in one line where the report is.
+	crash := startTmux(t, 120, 30, "KDOCTOR_TEST_PANIC_KEY=f12 "+command(""))
+	crash.waitFor("the tree", func(scr string) bool { return strings.Contains(scr, "live") })
+	crash.send("F12")
+	crash.waitFor("kdoctor to exit", func(string) bool { return crash.dead() })
+	scr = crash.screen()
+	if !strings.Contains(scr, "kdoctor hit a bug") || strings.Contains(scr, "goroutine ") || strings.Contains(scr, "ctx kdoctor-sandbox") {
+		t.Fatalf("crash did not end with one line on a restored terminal:\n%s", scr)
+	}
+	reports, _ := filepath.Glob(filepath.Join(dir, "kdoctor", "crash-*.log"))
+	if len(reports) != 1 {
+		t.Fatalf("want one crash report in %s, got %v", dir, reports)
+	}
+	if data, _ := os.ReadFile(reports[0]); !strings.Contains(string(data), "KDOCTOR_TEST_PANIC_KEY") {
+		t.Fatalf("crash report lacks the panic: %s", data)
+	}
+
 	for _, e := range after[len(before):] {
 		if e.User == kubetest.AdminUser && e.UserAgent != "" && strings.HasPrefix(e.UserAgent, "kdoctor") {
 			switch e.Verb {

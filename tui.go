@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -85,8 +86,13 @@ func runTUI(ctx context.Context, a *app) error {
 		}
 	}
 	p := tea.NewProgram(ui.New(opts), tea.WithContext(ctx))
+	crash := captureCrashReport()
 	final, err := p.Run()
+	crashPath := crash.done(errors.Is(err, tea.ErrProgramPanic))
 	cancel()
+	if crashPath != "" {
+		return fmt.Errorf("kdoctor hit a bug and stopped; the terminal was restored and the crash report is in %s (please attach it to an issue)", crashPath)
+	}
 	if m, ok := final.(ui.Model); ok {
 		m.Stop()
 	}
@@ -171,7 +177,12 @@ func openSource(ctx context.Context, a *app) (kube.Source, kube.Scope, error) {
 	}
 	var scope kube.Scope
 	if !a.allNamespaces {
-		scope.Namespaces = []string{c.Namespace}
+		// -n shop,payments watches several namespaces.
+		for _, ns := range strings.Split(c.Namespace, ",") {
+			if ns = strings.TrimSpace(ns); ns != "" {
+				scope.Namespaces = append(scope.Namespaces, ns)
+			}
+		}
 	}
 	if err := preflight(ctx, c, scope); err != nil {
 		return nil, kube.Scope{}, err
@@ -182,13 +193,52 @@ func openSource(ctx context.Context, a *app) (kube.Source, kube.Scope, error) {
 func preflight(ctx context.Context, c *kube.Cluster, scope kube.Scope) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	ns := metav1.NamespaceAll
-	if len(scope.Namespaces) == 1 {
-		ns = scope.Namespaces[0]
+	namespaces := scope.Namespaces
+	if len(namespaces) == 0 {
+		namespaces = []string{metav1.NamespaceAll}
 	}
-	_, err := c.Client().CoreV1().Pods(ns).List(ctx, metav1.ListOptions{Limit: 1})
-	if err != nil {
-		return fmt.Errorf("%s (context %q, server %s)", kube.Explain(err), c.Context, c.Server)
+	for _, ns := range namespaces {
+		if _, err := c.Client().CoreV1().Pods(ns).List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
+			return fmt.Errorf("%s (context %q, server %s)", kube.Explain(err), c.Context, c.Server)
+		}
 	}
 	return nil
+}
+
+// crashReport sends what bubbletea prints when it recovers from a panic (the
+// panic and a stack trace) to a file instead of the user's screen, so a crash
+// ends with one line saying where the report is.
+type crashReport struct {
+	f      *os.File
+	stderr *os.File
+}
+
+func captureCrashReport() crashReport {
+	dir, err := kube.DefaultSessionLogDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	_ = os.MkdirAll(dir, 0o700)
+	f, err := os.CreateTemp(dir, "crash-"+time.Now().Format("20060102-150405")+"-*.log")
+	if err != nil {
+		return crashReport{}
+	}
+	c := crashReport{f: f, stderr: os.Stderr}
+	os.Stderr = f
+	return c
+}
+
+// done restores stderr and returns the report's path if there was a crash.
+func (c crashReport) done(panicked bool) string {
+	if c.f == nil {
+		return ""
+	}
+	os.Stderr = c.stderr
+	name := c.f.Name()
+	c.f.Close()
+	if !panicked {
+		os.Remove(name)
+		return ""
+	}
+	return name
 }

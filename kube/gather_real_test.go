@@ -181,6 +181,17 @@ func testRestrictedGather(t *testing.T, srv *kubetest.Server, scs []*kube.Scenar
 		t.Fatal(err)
 	}
 	client := kubernetes.NewForConfigOrDie(srv.RESTConfigFor(gatherViewer))
+	// The API server's RBAC cache learns of a new binding a moment later.
+	for {
+		_, err := client.CoreV1().Pods(ns).Get(ctx, sc.Target.Name, metav1.GetOptions{})
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the role binding never took effect: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	facts, err := kube.Gather(ctx, client, sc.Target, kube.GatherOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -385,6 +386,10 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	}
 	// A status line answers the last key; the next key starts afresh.
 	m.status = ""
+	if k := os.Getenv("KDOCTOR_TEST_PANIC_KEY"); k != "" && msg.String() == k {
+		// The end-to-end tests check that a crash restores the terminal.
+		panic("panic requested by KDOCTOR_TEST_PANIC_KEY")
+	}
 	switch m.focus {
 	case focusDialog:
 		return m.dialogKey(msg)
