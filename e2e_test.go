@@ -48,7 +48,9 @@ func startTmux(t *testing.T, width, height int, command string) *tmuxSession {
 	return s
 }
 
-func (s *tmuxSession) screen() string { return s.tmux("capture-pane", "-p", "-J", "-S", "-100", "-t", s.name) }
+func (s *tmuxSession) screen() string {
+	return s.tmux("capture-pane", "-p", "-J", "-S", "-100", "-t", s.name)
+}
 
 func (s *tmuxSession) send(keys ...string) {
 	s.tmux(append([]string{"send-keys", "-t", s.name}, keys...)...)
