@@ -166,6 +166,7 @@ type PodTree struct {
 	filter       string
 	query        string   // filter, lower-cased
 	words        []string // query words
+	exact        bool     // the words are matched as substrings, not subsequences
 	problemsOnly bool
 	byNode       bool
 }
@@ -357,17 +358,34 @@ func (t *PodTree) SetSize(w, h int) {
 // SetFilter sets the fuzzy filter query. A query that extends the previous
 // one only narrows its matches, so typing stays fast on big clusters.
 func (t *PodTree) SetFilter(q string) {
-	prev := t.filter
+	prev, prevExact := t.filter, t.exact
 	t.filter, t.query = q, strings.ToLower(q)
 	t.words = strings.Fields(t.query)
-	narrowing := prev != "" && strings.HasPrefix(t.query, strings.ToLower(prev))
-	for _, it := range t.rows {
-		switch {
-		case q == "":
+	if q == "" {
+		for _, it := range t.rows {
 			it.matched = true
-		case narrowing && !it.matched:
-		default:
+		}
+		t.rebuild()
+		return
+	}
+	// Exact words first ("oom" finds OOMKilled, not every name with an o, an
+	// o and an m); only when nothing contains them does the filter fall back
+	// to fuzzy subsequences, so typos and abbreviations still find something.
+	narrowing := prev != "" && strings.HasPrefix(t.query, strings.ToLower(prev))
+	for _, exact := range []bool{true, false} {
+		t.exact = exact
+		n := 0
+		for _, it := range t.rows {
+			if narrowing && exact == prevExact && !it.matched {
+				continue
+			}
 			it.matched = t.matches(it.search)
+			if it.matched {
+				n++
+			}
+		}
+		if n > 0 || !exact {
+			break
 		}
 	}
 	t.rebuild()
@@ -381,7 +399,12 @@ func (t *PodTree) SetFilter(q string) {
 // screen) without its scoring, so it stays linear over 100k pods.
 func (t *PodTree) matches(s string) bool {
 	for _, word := range t.words {
-		if !anyFieldHas(s, word) {
+		if t.exact {
+			// NULs separate the fields, so a word never spans two.
+			if !strings.Contains(s, word) {
+				return false
+			}
+		} else if !anyFieldHas(s, word) {
 			return false
 		}
 	}
