@@ -1,0 +1,115 @@
+package kube_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/kubetest"
+)
+
+// TestWatchAgainstRealAPIServer: a status change made on the server reaches
+// the batch channel; switching namespaces restarts the watch cleanly.
+func TestWatchAgainstRealAPIServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the real API server (not in -short mode)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := kubetest.Start(ctx, kubetest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	for _, name := range []string{"oom-killed", "healthy", "limitrange-rejection"} {
+		sc, err := kube.LoadScenario(filepath.Join("..", "testdata", "scenarios", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := srv.ApplyScenario(ctx, sc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client := srv.Client()
+	// What runs before the first watch (the harness, its kubelet) is not ours.
+	before := goleak.IgnoreCurrent()
+
+	collect := func(w *kube.Watcher, until func(map[types.UID]kube.PodRow, kube.Batch) bool) map[types.UID]kube.PodRow {
+		t.Helper()
+		rows := map[types.UID]kube.PodRow{}
+		deadline := time.After(20 * time.Second)
+		for {
+			select {
+			case b, ok := <-w.Batches():
+				if !ok {
+					t.Fatal("watch ended")
+				}
+				for _, r := range b.Pods {
+					rows[r.UID] = r
+				}
+				for _, uid := range b.DeletedPods {
+					delete(rows, uid)
+				}
+				if until(rows, b) {
+					return rows
+				}
+			case <-deadline:
+				t.Fatalf("timed out; %d rows", len(rows))
+			}
+		}
+	}
+
+	wctx, stop := context.WithCancel(ctx)
+	w := kube.Watch(wctx, client, kube.Scope{Namespaces: []string{"payments"}}, kube.AllResources)
+	live := false
+	rows := collect(w, func(rows map[types.UID]kube.PodRow, b kube.Batch) bool {
+		live = live || b.State == kube.Live
+		return live && len(rows) > 0
+	})
+	var ledger kube.PodRow
+	for _, r := range rows {
+		if r.Namespace != "payments" {
+			t.Fatalf("pod %s/%s outside the scope", r.Namespace, r.Name)
+		}
+		ledger = r
+	}
+
+	pod, err := client.CoreV1().Pods("payments").Get(ctx, ledger.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod.Status.ContainerStatuses[0].RestartCount = 4242
+	start := time.Now()
+	if _, err := client.CoreV1().Pods("payments").UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	collect(w, func(rows map[types.UID]kube.PodRow, _ kube.Batch) bool { return rows[ledger.UID].Restarts == 4242 })
+	t.Logf("status change reached the batch channel in %s", time.Since(start).Round(time.Millisecond))
+
+	// Switch namespaces: stop, wait, start afresh.
+	stop()
+	<-w.Done()
+	wctx, stop = context.WithCancel(ctx)
+	w = kube.Watch(wctx, client, kube.Scope{Namespaces: []string{"shop", "inventory"}}, kube.AllResources)
+	var workloads []kube.WorkloadRow
+	rows = collect(w, func(rows map[types.UID]kube.PodRow, b kube.Batch) bool {
+		workloads = append(workloads, b.Workloads...)
+		return b.State == kube.Live && len(rows) > 0 && len(workloads) > 0
+	})
+	for _, r := range rows {
+		if r.Namespace != "shop" {
+			t.Fatalf("pod %s/%s outside the new scope", r.Namespace, r.Name)
+		}
+	}
+	stop()
+	<-w.Done()
+	// Client transports keep a few idle goroutines; the watch's own must be gone.
+	goleak.VerifyNone(t, before, goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"), goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
+}
