@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/kdoctor-dev/kdoctor/diag"
-	"github.com/kdoctor-dev/kdoctor/kube"
 	"github.com/kdoctor-dev/kdoctor/kube/kubetest"
 )
 
@@ -17,30 +14,7 @@ import (
 // kubeconfig against a real kube-apiserver holding two stories, for one
 // pod, one workload and the target-less form.
 func TestDiagnoseLiveAgainstRealAPIServer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the real API server (not in -short mode)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	srv, err := kubetest.Start(ctx, kubetest.Options{})
-	cancel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	var scs []*kube.Scenario
-	for _, name := range []string{"oom-killed", "limitrange-rejection"} {
-		sc, err := kube.LoadScenario(filepath.Join("testdata/scenarios", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		_, err = srv.ApplyScenario(ctx, sc)
-		cancel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		scs = append(scs, sc)
-	}
+	srv, scs := kubetest.StartForTest(t, kubetest.Options{}, "oom-killed", "limitrange-rejection")
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := srv.WriteKubeconfig(kubeconfig, ""); err != nil {
 		t.Fatal(err)

@@ -13,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/kdoctor-dev/kdoctor/kube"
 	"github.com/kdoctor-dev/kdoctor/kube/kubetest"
 )
 
@@ -94,22 +93,9 @@ func TestTUIEndToEnd(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	srv, _ := kubetest.StartForTest(t, kubetest.Options{}, "*")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	srv, err := kubetest.Start(ctx, kubetest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	scenarios, err := kube.LoadScenarios("testdata/scenarios")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, sc := range scenarios {
-		if _, err := srv.ApplyScenario(ctx, sc); err != nil {
-			t.Fatalf("apply %s: %v", sc.Name, err)
-		}
-	}
 	dir := t.TempDir()
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	if err := srv.WriteKubeconfig(kubeconfig, ""); err != nil {

@@ -2,7 +2,6 @@ package kube_test
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -33,31 +32,7 @@ const gatherViewer = "gather-viewer"
 // reaches the same root cause as the offline diagnosis of the same story,
 // with the previous logs read through pods/log.
 func TestGatherAgainstRealAPIServer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the real API server (not in -short mode)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	srv, err := kubetest.Start(ctx, kubetest.Options{Users: []kubetest.User{{Name: gatherViewer}}})
-	cancel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-
-	var scs []*kube.Scenario
-	for _, name := range gatherScenarios {
-		sc, err := kube.LoadScenario(filepath.Join("..", "testdata", "scenarios", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		_, err = srv.ApplyScenario(ctx, sc)
-		cancel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		scs = append(scs, sc)
-	}
+	srv, scs := kubetest.StartForTest(t, kubetest.Options{Users: []kubetest.User{{Name: gatherViewer}}}, gatherScenarios...)
 
 	for _, sc := range scs {
 		t.Run(sc.Name, func(t *testing.T) {

@@ -2,7 +2,6 @@ package kube_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -17,25 +16,9 @@ import (
 // TestWatchAgainstRealAPIServer: a status change made on the server reaches
 // the batch channel; switching namespaces restarts the watch cleanly.
 func TestWatchAgainstRealAPIServer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the real API server (not in -short mode)")
-	}
+	srv, _ := kubetest.StartForTest(t, kubetest.Options{}, "oom-killed", "healthy", "limitrange-rejection")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	srv, err := kubetest.Start(ctx, kubetest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	for _, name := range []string{"oom-killed", "healthy", "limitrange-rejection"} {
-		sc, err := kube.LoadScenario(filepath.Join("..", "testdata", "scenarios", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := srv.ApplyScenario(ctx, sc); err != nil {
-			t.Fatal(err)
-		}
-	}
 	client := srv.Client()
 	// What runs before the first watch (the harness, its kubelet) is not ours.
 	before := goleak.IgnoreCurrent()
