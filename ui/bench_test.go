@@ -1,11 +1,16 @@
 package ui
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	k8s "k8s.io/client-go/kubernetes"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
 	"github.com/kdoctor-dev/kdoctor/themes"
@@ -75,5 +80,35 @@ func BenchmarkTreeFilter(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		t.SetFilter(queries[i%len(queries)])
+	}
+}
+
+// benchSource is a Source for benchmarks that never touch the cluster.
+type benchSource struct{}
+
+func (benchSource) Client() k8s.Interface { return nil }
+func (benchSource) Info() kube.SourceInfo {
+	return kube.SourceInfo{Context: "bench", Server: "https://127.0.0.1:6443"}
+}
+func (benchSource) PodLogs(context.Context, string, string, *corev1.PodLogOptions) (io.ReadCloser, error) {
+	return nil, io.EOF
+}
+
+// BenchmarkModelView is the whole screen the program renders after every
+// message: header (with the health counts), tree window, status and help.
+// Its cost must not grow with the number of pods.
+func BenchmarkModelView(b *testing.B) {
+	st := themes.Build(themes.Palette{Name: "dark", Fg: "#D0D0D0", Accent: "#5FAFFF", Muted: "#7A7A7A"})
+	for _, n := range []int{1_000, 100_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			m := New(Options{Source: benchSource{}, Styles: st, ThemeFixed: true, Now: func() time.Time { return testNow }})
+			next, _ := m.Update(tea.WindowSizeMsg{Width: 160, Height: 48})
+			m = next.(Model)
+			m.tree.Apply(kube.Batch{Pods: syntheticRows(n)})
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = m.View()
+			}
+		})
 	}
 }

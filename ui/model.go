@@ -102,6 +102,8 @@ type Model struct {
 	seq    int // request counter for the detail pane
 	status string
 
+	// knownNS are the namespaces seen in this session, for the palette.
+	knownNS     map[string]bool
 	actions     *kube.Actions
 	diag        *diag.Diagnosis // the diagnosis shown, for y and w
 	diagTarget  kube.Target
@@ -163,7 +165,7 @@ func New(opts Options) Model {
 	m := Model{
 		opts: opts, src: opts.Source, scope: opts.Scope, keys: DefaultKeyMap(), help: help.New(), styles: opts.Styles,
 		tree: NewPodTree(), feed: NewEventFeed(), detail: newDetailPane(), filter: fi, pal: newPalette(),
-		gen: 1, logs: newLogView(),
+		gen: 1, logs: newLogView(), knownNS: map[string]bool{},
 	}
 	m.actions = newActions(opts.Source, opts.SessionLog)
 	m.help.Styles = m.styles.Help
@@ -359,6 +361,9 @@ func (m Model) updateFocused(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 func (m *Model) applyBatch(b kube.Batch) tea.Cmd {
+	for i := range b.Pods {
+		m.knownNS[b.Pods[i].Namespace] = true
+	}
 	m.tree.Apply(b)
 	m.feed.Apply(b.Events)
 	m.state, m.received, m.watchErr = b.State, b.Received, b.Err

@@ -106,11 +106,9 @@ func (m Model) paletteItems() []paletteItem {
 	items := []paletteItem{{verb: "ns", arg: "", label: "ns (all namespaces)"}}
 	seen := map[string]bool{}
 	var nss []string
-	for _, it := range m.tree.rows {
-		if ns := it.row.Namespace; !seen[ns] {
-			seen[ns] = true
-			nss = append(nss, ns)
-		}
+	for ns := range m.knownNS {
+		seen[ns] = true
+		nss = append(nss, ns)
 	}
 	for _, ns := range m.scope.Namespaces {
 		if !seen[ns] {
@@ -154,6 +152,13 @@ func (m Model) paletteKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		it, ok := m.pal.selected()
 		m.pal.input.Blur()
 		m.focus = focusTree
+		// "ns NAME" and "ctx NAME" typed in full win over fuzzy matches, so a
+		// namespace kdoctor has not seen yet can be chosen too.
+		if verb, arg, found := strings.Cut(strings.TrimSpace(m.pal.input.Value()), " "); found && (verb == "ns" || verb == "ctx") {
+			if arg = strings.TrimSpace(arg); arg != "" && (!ok || it.arg != arg || it.verb != verb) {
+				it, ok = paletteItem{verb: verb, arg: arg}, verb == "ns" || m.opts.Connect != nil
+			}
+		}
 		if !ok {
 			return m, nil
 		}

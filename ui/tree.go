@@ -146,7 +146,11 @@ type group struct {
 // node → pod → container), with health rolled up and problems first. It
 // keeps the cursor on the same object across live updates.
 type PodTree struct {
-	rows      map[types.UID]*podItem
+	rows map[types.UID]*podItem
+	// counts is pods by health, kept as rows change: the header shows it
+	// on every frame, and counting 100k rows per View would cost more
+	// than drawing the screen.
+	counts    [4]int
 	workloads map[types.UID]kube.WorkloadRow
 	nodes     map[string]kube.NodeRow
 	// failedCreate holds the latest FailedCreate message per owner
@@ -181,14 +185,21 @@ func NewPodTree() PodTree {
 	}
 }
 
-// Apply merges a watch batch and rebuilds the visible lines.
+// Apply merges a watch batch and rebuilds the visible lines, unless every
+// change kept its pod's place, health and filter match (a restart count or
+// a status word, most of a busy cluster's churn): then only those pods'
+// lines are repointed, and a batch costs what it holds, not the cluster size.
 func (t *PodTree) Apply(b kube.Batch) {
+	structural := false
 	for i := range b.Pods {
 		r := b.Pods[i]
-		t.place(&r)
+		if t.place(&r) {
+			structural = true
+		}
 	}
 	for _, uid := range b.DeletedPods {
 		if it := t.rows[uid]; it != nil {
+			t.counts[it.row.Health]--
 			t.unplace(it)
 			delete(t.rows, uid)
 		}
@@ -210,7 +221,7 @@ func (t *PodTree) Apply(b kube.Batch) {
 			t.failedCreate[e.Namespace+"/"+e.ObjectName] = e.Message
 		}
 	}
-	if len(b.Pods)+len(b.DeletedPods)+len(b.Workloads)+len(b.DeletedWorkloads)+len(b.Nodes)+len(b.DeletedNodes) > 0 {
+	if structural || len(b.DeletedPods)+len(b.Workloads)+len(b.DeletedWorkloads)+len(b.Nodes)+len(b.DeletedNodes) > 0 {
 		t.rebuild()
 	}
 }
@@ -270,33 +281,60 @@ func (g *group) bucket(k wlKey) *bucket {
 type podItem struct {
 	row     *kube.PodRow
 	search  string
-	matched bool
 	bkt     *bucket
+	line    int32       // index of its line in PodTree.lines, -1 when not shown
+	health  kube.Health // row.Health, kept here so a rebuild reads no row
+	matched bool
 }
 
-// place puts a new or changed pod into its bucket.
-func (t *PodTree) place(r *kube.PodRow) {
+// place puts a new or changed pod into its bucket and reports whether the
+// lines must be rebuilt; when they need not, the pod's line now shows r.
+func (t *PodTree) place(r *kube.PodRow) (rebuild bool) {
 	it := t.rows[r.UID]
 	if it == nil {
-		it = &podItem{}
+		it = &podItem{line: -1}
 		t.rows[r.UID] = it
 	}
-	old := it.row
-	it.row, it.search = r, searchText(r)
+	old, wasMatched := it.row, it.matched
+	if old != nil {
+		t.counts[old.Health]--
+	}
+	t.counts[r.Health]++
+	it.row, it.search, it.health = r, searchText(r), r.Health
 	it.matched = t.filter == "" || t.matches(it.search)
 	g, k := t.groupOf(r)
 	if it.bkt != nil && it.bkt.key == k && g.buckets[k] == it.bkt {
 		// Same place: the order changes only with health.
 		if old.Health != r.Health {
 			it.bkt.sorted = false
+			return true
 		}
-		return
+		return it.matched != wasMatched || !t.repoint(it, old)
 	}
 	t.unplace(it)
 	b := g.bucket(k)
 	b.pods = append(b.pods, it)
 	b.sorted = false
 	it.bkt = b
+	return true
+}
+
+// repoint makes the line of a pod whose place, health and match did not
+// change show its new row. It reports false when that is not enough: an
+// open pod's container lines take their health from the containers.
+func (t *PodTree) repoint(it *podItem, old *kube.PodRow) bool {
+	if it.line < 0 {
+		return true // not shown before, so not now either
+	}
+	if int(it.line) >= len(t.lines) {
+		return false
+	}
+	l := &t.lines[it.line]
+	if l.kind != podNode || l.pod != old || l.open {
+		return false
+	}
+	l.pod = it.row
+	return true
 }
 
 func (t *PodTree) unplace(it *podItem) {
@@ -323,12 +361,7 @@ func (t *PodTree) regroup() {
 }
 
 // Counts returns how many pods are in each health state.
-func (t *PodTree) Counts() (c [4]int) {
-	for _, it := range t.rows {
-		c[it.row.Health]++
-	}
-	return c
-}
+func (t *PodTree) Counts() [4]int { return t.counts }
 
 // Len is the number of pods held.
 func (t *PodTree) Len() int { return len(t.rows) }
@@ -538,12 +571,16 @@ func (t *PodTree) SetOpen(open bool) {
 	}
 	switch l.kind {
 	case podNode:
-		t.expanded[l.id] = open
+		if open {
+			t.expanded[l.id] = true
+		} else {
+			delete(t.expanded, l.id)
+		}
 	case containerNode:
 		if !open {
 			// Closing on a container closes its pod and moves up to it.
 			id := lineID{kind: podNode, name: string(l.pod.UID)}
-			t.expanded[id] = false
+			delete(t.expanded, id)
 			t.cursorID = id
 		}
 	default:
@@ -560,7 +597,7 @@ func (t *PodTree) Toggle() {
 }
 
 func (t *PodTree) visible(it *podItem) bool {
-	return it.matched && (!t.problemsOnly || it.row.Health != kube.Healthy)
+	return it.matched && (!t.problemsOnly || it.health != kube.Healthy)
 }
 
 // rebuild recomputes the visible lines, keeping the cursor on the same object
@@ -592,12 +629,13 @@ func (t *PodTree) rebuild() {
 			}
 			shown := b.note != ""
 			for _, it := range b.pods {
+				it.line = -1 // until the lines below place it
 				if !t.visible(it) {
 					continue
 				}
 				shown = true
-				b.count[it.row.Health]++
-				b.health = max(b.health, it.row.Health)
+				b.count[it.health]++
+				b.health = max(b.health, it.health)
 			}
 			if !shown {
 				continue
@@ -651,7 +689,7 @@ func (t *PodTree) rebuild() {
 			}
 			for _, it := range b.pods {
 				if t.visible(it) {
-					lines = t.appendPod(lines, it.row, depth)
+					lines = t.appendPod(lines, it, depth)
 				}
 			}
 		}
@@ -688,10 +726,13 @@ func (b *bucket) noteHealth() kube.Health {
 	return kube.Warning
 }
 
-func (t *PodTree) appendPod(lines []line, p *kube.PodRow, depth uint8) []line {
+func (t *PodTree) appendPod(lines []line, it *podItem, depth uint8) []line {
+	p := it.row
 	id := lineID{kind: podNode, name: string(p.UID)}
-	open := t.expanded[id]
-	lines = append(lines, line{id: id, kind: podNode, depth: depth, health: p.Health, pod: p, open: open, byNode: t.byNode})
+	// Most trees have no open pod: skip hashing every UID then.
+	open := len(t.expanded) > 0 && t.expanded[id]
+	it.line = int32(len(lines))
+	lines = append(lines, line{id: id, kind: podNode, depth: depth, health: it.health, pod: p, open: open, byNode: t.byNode})
 	if !open {
 		return lines
 	}
