@@ -113,4 +113,3 @@ func openFDs() int {
 	}
 	return len(entries)
 }
-
