@@ -51,10 +51,15 @@ func newDemo(t *testing.T) *kube.Demo {
 
 func startProgram(t *testing.T, src kube.Source, w, h int) *run {
 	t.Helper()
+	return startProgramWith(t, Options{Source: src, Now: func() time.Time { return demoNow }}, w, h)
+}
+
+func startProgramWith(t *testing.T, opts Options, w, h int) *run {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &run{t: t, done: make(chan struct{})}
-	m := New(Options{Ctx: ctx, Source: src, Styles: themes.Build(themes.Palette{Name: "mono"}), ThemeFixed: true,
-		Now: func() time.Time { return demoNow }})
+	opts.Ctx, opts.Styles, opts.ThemeFixed = ctx, themes.Build(themes.Palette{Name: "mono"}), true
+	m := New(opts)
 	r.p = tea.NewProgram(m, tea.WithInput(nil), tea.WithOutput(&lockedWriter{w: &r.out, mu: &r.mu}), tea.WithWindowSize(w, h),
 		tea.WithoutSignals(), tea.WithFilter(func(model tea.Model, msg tea.Msg) tea.Msg {
 			if mm, ok := model.(Model); ok {
