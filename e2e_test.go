@@ -191,6 +191,29 @@ func TestTUIEndToEnd(t *testing.T) {
 		t.Fatalf("crash report lacks the panic: %s", data)
 	}
 
+	_ = exec.Command("tmux", "-L", crash.socket, "kill-server").Run()
+
+	// SIGTERM (and SIGHUP) end kdoctor cleanly: exit 0, terminal restored.
+	for _, sig := range []string{"TERM", "HUP"} {
+		term := startTmux(t, 120, 30, command(""))
+		term.waitFor("the tree", func(scr string) bool { return strings.Contains(scr, "live") })
+		pid := strings.TrimSpace(term.tmux("display-message", "-p", "-t", term.name, "#{pane_pid}"))
+		// The pane runs sh -c; signal its whole process group's kdoctor.
+		if out, err := exec.Command("pkill", "-"+sig, "-P", pid, "-f", "kdoctor").CombinedOutput(); err != nil {
+			if out2, err2 := exec.Command("kill", "-"+sig, pid).CombinedOutput(); err2 != nil {
+				t.Fatalf("signal %s: %v %s / %v %s", sig, err, out, err2, out2)
+			}
+		}
+		term.waitFor("kdoctor to exit on SIG"+sig, func(string) bool { return term.dead() })
+		if status := strings.TrimSpace(term.tmux("display-message", "-p", "-t", term.name, "#{pane_dead_status}")); status != "0" {
+			t.Errorf("SIG%s: exit status %s, want 0:\n%s", sig, status, term.screen())
+		}
+		if scr := term.screen(); strings.Contains(scr, "ctx kdoctor-sandbox") {
+			t.Errorf("SIG%s left the alternate screen up:\n%s", sig, scr)
+		}
+		_ = exec.Command("tmux", "-L", term.socket, "kill-server").Run()
+	}
+
 	for _, e := range after[len(before):] {
 		if e.User == kubetest.AdminUser && e.UserAgent != "" && strings.HasPrefix(e.UserAgent, "kdoctor") {
 			switch e.Verb {
