@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	k8s "k8s.io/client-go/kubernetes"
@@ -110,5 +112,116 @@ func BenchmarkModelView(b *testing.B) {
 				_ = m.View()
 			}
 		})
+	}
+}
+
+// The tests below check the incremental paths the benchmarks above measure
+// (in-place line updates, kept counts, the line cache) against what a full
+// rebuild shows.
+
+func treeText(t *PodTree) string {
+	st := themes.Build(themes.Palette{Name: "mono"})
+	return ansi.Strip(t.View(st, testNow))
+}
+
+func row(p *corev1.Pod) kube.PodRow { return kube.NewPodRow(p) }
+
+func TestTreeInPlaceUpdates(t *testing.T) {
+	tr := NewPodTree()
+	tr.SetSize(160, 20)
+	tr.Apply(kube.Batch{Pods: []kube.PodRow{
+		row(testPod("shop", "web", "web-1", 0, "", "", 0)),
+		row(testPod("shop", "web", "web-2", 0, "", "", 0)),
+		row(testPod("shop", "api", "api-1", 3, "CrashLoopBackOff", "Error", 1)),
+	}})
+	if got := tr.Counts(); got != [4]int{kube.Healthy: 2, kube.Failing: 1} {
+		t.Fatalf("counts %v", got)
+	}
+	before := treeText(&tr)
+
+	// A restart count changes nothing but the row: shown at once, same order.
+	tr.Apply(kube.Batch{Pods: []kube.PodRow{row(testPod("shop", "web", "web-2", 0, "", "", 0))}})
+	upd := row(testPod("shop", "api", "api-1", 4, "CrashLoopBackOff", "Error", 1))
+	tr.Apply(kube.Batch{Pods: []kube.PodRow{upd}})
+	after := treeText(&tr)
+	if after == before || !strings.Contains(after, "api-1") {
+		t.Fatalf("restart count not shown:\n%s", after)
+	}
+	fresh := NewPodTree()
+	fresh.SetSize(160, 20)
+	fresh.Apply(kube.Batch{Pods: []kube.PodRow{
+		row(testPod("shop", "web", "web-1", 0, "", "", 0)),
+		row(testPod("shop", "web", "web-2", 0, "", "", 0)),
+		upd,
+	}})
+	if want := treeText(&fresh); after != want {
+		t.Fatalf("in-place update differs from a rebuild:\n%s\nwant:\n%s", after, want)
+	}
+
+	// A health change moves the pod: failing first.
+	tr.Apply(kube.Batch{Pods: []kube.PodRow{row(testPod("shop", "web", "web-2", 1, "CrashLoopBackOff", "OOMKilled", 137))}})
+	txt := treeText(&tr)
+	if strings.Index(txt, "web-2") > strings.Index(txt, "web-1") {
+		t.Fatalf("failing web-2 not above healthy web-1:\n%s", txt)
+	}
+	if got := tr.Counts(); got != [4]int{kube.Healthy: 1, kube.Failing: 2} {
+		t.Fatalf("counts after a health change %v", got)
+	}
+	tr.Apply(kube.Batch{DeletedPods: []types.UID{"shop/web-1"}})
+	if got := tr.Counts(); got != [4]int{kube.Failing: 2} {
+		t.Fatalf("counts after a deletion %v", got)
+	}
+}
+
+func TestTreeInPlaceUpdateOfOpenPodAndFilter(t *testing.T) {
+	tr := NewPodTree()
+	tr.SetSize(160, 20)
+	tr.Apply(kube.Batch{Pods: []kube.PodRow{row(testPod("shop", "web", "web-1", 0, "", "", 0)), row(testPod("shop", "web", "web-2", 0, "", "", 0))}})
+	tr.Select("shop", "web-1")
+	tr.SetOpen(true)
+	// The container's state is on its own line: it must follow too.
+	p := testPod("shop", "web", "web-1", 0, "", "", 0)
+	p.Status.ContainerStatuses[1].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}}
+	tr.Apply(kube.Batch{Pods: []kube.PodRow{row(p)}})
+	if txt := treeText(&tr); !strings.Contains(txt, "Waiting: ContainerCreating") {
+		t.Fatalf("open pod's container line not updated:\n%s", txt)
+	}
+
+	// Under a filter, an update that keeps the match shows at once, and one
+	// that loses it hides the pod.
+	tr.SetFilter("worker")
+	q := testPod("shop", "web", "web-2", 0, "", "", 0)
+	q.Spec.NodeName = "worker-9"
+	tr.Apply(kube.Batch{Pods: []kube.PodRow{row(q)}})
+	if txt := treeText(&tr); !strings.Contains(txt, "worker-9") {
+		t.Fatalf("filtered pod's update not shown:\n%s", txt)
+	}
+	q.Spec.NodeName = "edge-3"
+	tr.Apply(kube.Batch{Pods: []kube.PodRow{row(q)}})
+	if txt := treeText(&tr); strings.Contains(txt, "web-2") {
+		t.Fatalf("pod that no longer matches the filter still shown:\n%s", txt)
+	}
+}
+
+func TestTreeLineCacheFollowsStylesAndWidth(t *testing.T) {
+	tr := NewPodTree()
+	tr.SetSize(160, 20)
+	tr.Apply(kube.Batch{Pods: []kube.PodRow{row(testPod("shop", "web", "web-1", 0, "", "", 0))}})
+	dark := themes.Build(themes.Palette{Name: "dark", Fg: "#D0D0D0", Accent: "#5FAFFF", Muted: "#7A7A7A"})
+	mono := themes.Build(themes.Palette{Name: "mono"})
+	a := tr.View(dark, testNow)
+	if b := tr.View(mono, testNow); a == b {
+		t.Fatal("a new theme did not restyle the cached lines")
+	}
+	wide := ansi.Strip(tr.View(mono, testNow))
+	tr.SetSize(100, 20)
+	if narrow := ansi.Strip(tr.View(mono, testNow)); narrow == wide {
+		t.Fatal("a new width did not relayout the cached lines")
+	}
+	fresh := NewPodTree()
+	fresh.SetSize(100, 20)
+	fresh.Apply(kube.Batch{Pods: []kube.PodRow{row(testPod("shop", "web", "web-1", 0, "", "", 0))}})
+	if got, want := tr.View(mono, testNow), fresh.View(mono, testNow); got != want {
+		t.Fatalf("cached view differs from a fresh one:\n%s\nwant:\n%s", got, want)
 	}
 }

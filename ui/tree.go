@@ -26,9 +26,9 @@ const (
 // lineID names a line stably across rebuilds (the cursor follows it) without
 // building strings on every rebuild.
 type lineID struct {
-	kind nodeKind
 	name string // namespace, "ns\x00kind\x00name" for workloads, node name, pod UID
-	ctr  int
+	ctr  int32
+	kind nodeKind
 }
 
 // line is one visible row of the tree. It is kept small (pointers, no
@@ -36,12 +36,12 @@ type lineID struct {
 // hundred thousand pods copying fat lines would cost more than sorting.
 type line struct {
 	id     lineID
+	ctr    int32 // container index for container lines
 	kind   nodeKind
 	depth  uint8
 	open   bool
 	byNode bool
 	health kube.Health
-	ctr    int32        // container index for container lines
 	pod    *kube.PodRow // pod and container lines
 	grp    *group       // namespace and node lines
 	bkt    *bucket      // workload lines
@@ -167,6 +167,9 @@ type PodTree struct {
 	cursor, top   int
 	width, height int
 
+	// cache holds the styled lines of the last frame (see lineCache).
+	cache *lineCache
+
 	filter       string
 	query        string   // filter, lower-cased
 	words        []string // query words
@@ -182,6 +185,7 @@ func NewPodTree() PodTree {
 		workloads: map[types.UID]kube.WorkloadRow{}, nodes: map[string]kube.NodeRow{}, failedCreate: map[string]string{},
 		groups:    map[lineID]*group{},
 		collapsed: map[lineID]bool{}, expanded: map[lineID]bool{},
+		cache: &lineCache{},
 	}
 }
 
@@ -741,7 +745,7 @@ func (t *PodTree) appendPod(lines []line, it *podItem, depth uint8) []line {
 		if !c.Ready && !c.Init && p.Health != kube.Healthy {
 			h = p.Health
 		}
-		lines = append(lines, line{id: lineID{kind: containerNode, name: string(p.UID), ctr: i}, kind: containerNode, depth: depth + 1,
+		lines = append(lines, line{id: lineID{kind: containerNode, name: string(p.UID), ctr: int32(i)}, kind: containerNode, depth: depth + 1,
 			health: h, pod: p, ctr: int32(i)})
 	}
 	return lines

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -15,24 +16,106 @@ import (
 var healthSymbol = [4]string{"✔", "…", "▲", "✖"}
 
 // View renders the visible window of the tree. Only the lines on screen are
-// styled, so the cost does not grow with the number of pods.
+// styled, so the cost does not grow with the number of pods, and a line
+// whose inputs did not change since the last frame is not styled again.
 func (t *PodTree) View(st themes.Styles, now time.Time) string {
 	if t.height <= 0 || t.width <= 0 {
 		return ""
 	}
 	var b strings.Builder
 	cols := newColumns(t.width)
-	b.WriteString(st.Muted.Render(cols.header()))
+	c := t.cache.begin(st, cols)
+	b.WriteString(c.header(st, cols))
 	shown := 1
 	for i := t.top; i < len(t.lines) && shown < t.height; i++ {
 		b.WriteByte('\n')
-		b.WriteString(t.renderLine(st, cols, t.lines[i], i == t.cursor, now))
+		l, selected := t.lines[i], i == t.cursor
+		k := renderKey{l: l, selected: selected, filter: t.filter, count: l.count(), note: l.note()}
+		if l.kind == podNode {
+			k.age = age(now, l.pod.Created)
+		}
+		out, ok := c.get(k)
+		if !ok {
+			out = t.renderLine(st, cols, l, selected, now)
+			c.put(k, out)
+		}
+		b.WriteString(out)
 		shown++
 	}
 	if len(t.lines) == 0 && t.height > 1 {
 		b.WriteString("\n" + st.Muted.Render(t.emptyMessage()))
 	}
 	return b.String()
+}
+
+// renderKey is everything a styled line depends on besides the styles and
+// the width: rows are immutable (a change brings a new *PodRow), and the
+// counts and notes of namespace and workload lines are copied in.
+type renderKey struct {
+	l        line
+	selected bool
+	filter   string
+	age      string
+	count    [4]int
+	note     string
+}
+
+// lineCache holds the styled lines of the last frame. A frame follows every
+// message the program handles, and most change one row or none, while
+// styling a row costs tens of microseconds: with the cache a frame costs
+// what changed on screen. It is shared by the copies of the tree that
+// bubbletea's value-typed models make, which is safe because an entry is a
+// pure function of its key, the styles and the width.
+type lineCache struct {
+	styles     themes.Styles
+	cols       columns
+	headerText string
+	prev, next map[renderKey]string
+}
+
+// begin starts a frame; entries survive only for the same styles and width.
+func (c *lineCache) begin(st themes.Styles, cols columns) *lineCache {
+	if c == nil {
+		return nil
+	}
+	if cols != c.cols || !reflect.DeepEqual(st, c.styles) {
+		c.styles, c.cols, c.headerText = st, cols, ""
+		c.prev, c.next = nil, nil
+	}
+	// Keep what the last frame used and what this one adds: lines that
+	// scrolled away are dropped, so the cache stays a screenful.
+	if len(c.next) > 0 {
+		c.prev = c.next
+	}
+	c.next = make(map[renderKey]string, len(c.prev))
+	return c
+}
+
+func (c *lineCache) header(st themes.Styles, cols columns) string {
+	if c == nil {
+		return st.Muted.Render(cols.header())
+	}
+	if c.headerText == "" {
+		c.headerText = st.Muted.Render(cols.header())
+	}
+	return c.headerText
+}
+
+func (c *lineCache) get(k renderKey) (string, bool) {
+	if c == nil {
+		return "", false
+	}
+	s, ok := c.prev[k]
+	if ok {
+		c.next[k] = s
+	}
+	return s, ok
+}
+
+func (c *lineCache) put(k renderKey, s string) {
+	if c != nil {
+		c.next[k] = s
+	}
 }
 
 func (t *PodTree) emptyMessage() string {
