@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // TextStyle decorates parts of the text output. The zero value is plain:
@@ -56,6 +57,7 @@ const textWidth = 100
 
 // Text renders a diagnosis for a terminal or a plain-text report.
 func Text(d *Diagnosis, st TextStyle) string {
+	d = inert(d)
 	var b strings.Builder
 	t := d.Target
 	fmt.Fprintf(&b, "%s %s/%s\n\n", apply(st.Bold, "Diagnosis of"), t.Kind, path(t))
@@ -144,6 +146,7 @@ func writeWrappedBullet(b *strings.Builder, first, rest, text string) {
 
 // Markdown renders a diagnosis for an incident channel or a ticket.
 func Markdown(d *Diagnosis) string {
+	d = inert(d)
 	var b strings.Builder
 	t := d.Target
 	fmt.Fprintf(&b, "## kdoctor: %s `%s`\n\n", t.Kind, path(t))
@@ -193,6 +196,70 @@ func Markdown(d *Diagnosis) string {
 	}
 	b.WriteString("</details>\n")
 	return b.String()
+}
+
+// inert returns a copy of d with every string made Printable: event
+// messages, log lines and (in offline dumps) even object names can carry
+// escape sequences that would recolour the screen, set the window title or
+// write the clipboard (OSC 52).
+func inert(d *Diagnosis) *Diagnosis {
+	c := *d
+	c.Target = Target{Kind: Printable(d.Target.Kind), Namespace: Printable(d.Target.Namespace), Name: Printable(d.Target.Name)}
+	c.RootCause.Rule, c.RootCause.Summary = Printable(d.RootCause.Rule), Printable(d.RootCause.Summary)
+	c.Findings = make([]Finding, len(d.Findings))
+	for i, f := range d.Findings {
+		f.Rule, f.Summary, f.Explanation, f.Container = Printable(f.Rule), Printable(f.Summary), Printable(f.Explanation), Printable(f.Container)
+		f.Evidence, f.NextSteps, f.Commands = inertAll(f.Evidence), inertAll(f.NextSteps), inertAll(f.Commands)
+		c.Findings[i] = f
+	}
+	c.Steps = make([]Step, len(d.Steps))
+	for i, s := range d.Steps {
+		s.Evidence, s.Findings = inertAll(s.Evidence), inertAll(s.Findings)
+		c.Steps[i] = s
+	}
+	return &c
+}
+
+func inertAll(ss []string) []string {
+	if ss == nil {
+		return nil
+	}
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = Printable(s)
+	}
+	return out
+}
+
+// Printable returns s safe to print on a terminal: control characters
+// other than newline and tab become their visible Unicode pictures (ESC
+// shows as ␛, so an escape sequence prints as inert text), C1 controls and
+// invalid UTF-8 become U+FFFD. Plain text comes back unchanged.
+func Printable(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, isControl) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		switch {
+		case r == '\n' || r == '\t':
+		case r == utf8.RuneError && size == 1, r >= 0x80 && r < 0xa0:
+			r = utf8.RuneError
+		case r < 0x20:
+			r += 0x2400 // ␀…␟
+		case r == 0x7f:
+			r = '␡'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool {
+	return (r < 0x20 && r != '\n' && r != '\t') || (r >= 0x7f && r < 0xa0)
 }
 
 // mdEscape keeps API text from turning into markup.

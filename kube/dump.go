@@ -54,7 +54,7 @@ func LoadDump(inputs []string, stdin io.Reader) (*DumpResult, error) {
 
 type dumpLoader struct {
 	set *ObjectSet
-	// unknown counts skipped objects per "Kind (apiVersion)".
+	// unknown counts skipped objects per `"Kind" (apiVersion "v")`.
 	unknown map[string]int
 	// scenarios counts scenario directories: a single one is a whole cluster.
 	scenarios int
@@ -229,7 +229,9 @@ func (l *dumpLoader) addObject(name string, raw []byte) error {
 	var uk *UnknownKindError
 	switch {
 	case errors.As(err, &uk):
-		l.unknown[fmt.Sprintf("%s (%s)", uk.Kind, uk.APIVersion)]++
+		// Quoted: the kind comes from the file and must not carry
+		// newlines or escape sequences onto the terminal.
+		l.unknown[fmt.Sprintf("%q (apiVersion %q)", uk.Kind, uk.APIVersion)]++
 		return nil
 	case err != nil:
 		return fmt.Errorf("%s: %w", name, err)

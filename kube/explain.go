@@ -10,6 +10,8 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kdoctor-dev/kdoctor/diag"
 )
 
 // KubeconfigError is a kubeconfig that cannot be used.
@@ -23,11 +25,17 @@ func (e *KubeconfigError) Unwrap() error { return e.Err }
 
 // Explain turns an error from talking to Kubernetes into one sentence that
 // says what failed, where, and what to try — the line an on-call engineer
-// reads at 3 a.m. instead of Go error soup.
+// reads at 3 a.m. instead of Go error soup. Text from the server or a
+// file (a name, a webhook's message) cannot break it over several lines or
+// smuggle escape sequences through it: the sentence is diag.Printable.
 func Explain(err error) string {
 	if err == nil {
 		return ""
 	}
+	return diag.Printable(strings.ReplaceAll(explain(err), "\n", " "))
+}
+
+func explain(err error) string {
 	var kc *KubeconfigError
 	var ro *ReadOnlyError
 	var ue *url.Error
@@ -66,7 +74,12 @@ func Explain(err error) string {
 		return fmt.Sprintf("cannot resolve the API server host %q: check the server address in your kubeconfig and your network/VPN", dnsErr.Name)
 	case errors.As(err, &opErr) || (errors.As(err, &ue) && ue.Timeout()):
 		where := ""
-		if ue != nil {
+		if errors.As(err, &ue) {
+			if hostOf(ue.URL) == "localhost:8080" {
+				// client-go's default when the kubeconfig names no server:
+				// an empty kubeconfig, not a cluster that is down.
+				return "no API server configured (the kubeconfig names no cluster, so localhost:8080 was tried): point --kubeconfig or KUBECONFIG at your cluster's kubeconfig, or try the demo with --demo"
+			}
 			where = " at " + hostOf(ue.URL)
 		}
 		return fmt.Sprintf("cannot reach the API server%s (%s): is the cluster up and your VPN connected? check with 'kubectl cluster-info'", where, trimErr(firstLine(err.Error())))
