@@ -3,7 +3,9 @@ package kube
 import (
 	"context"
 	"sort"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -12,7 +14,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -22,6 +26,14 @@ import (
 // FrameInterval is how often watch changes are handed to the UI: one batch
 // per frame at most, however fast the cluster changes.
 const FrameInterval = 16 * time.Millisecond
+
+// StreamingInterval is how often rows are handed over while pods stream in
+// at start-up. Each batch then adds thousands of pods and makes the tree
+// rebuild every line, so at 100k pods one batch per frame would spend more
+// CPU on the tree than on receiving the pods; ten batches a second still
+// show the tree filling and the count rising. The first batch goes at once
+// and the last as soon as the stream ends.
+const StreamingInterval = 100 * time.Millisecond
 
 // ConnState is the state of the watch connection, shown in the header.
 type ConnState uint8
@@ -112,6 +124,15 @@ type Watcher struct {
 	probing   bool
 	client    kubernetes.Interface
 	probeNS   string
+	// early holds the pods handed over while their informer was still
+	// streaming its initial list, until the informer confirms them; see
+	// podTransform and reconcileEarly.
+	early map[types.UID]*compactObject
+	// strs shares the pods' repeated strings.
+	strs interner
+	// streamingNS counts the pod informers still streaming their
+	// initial list; batches are spaced while it is above zero.
+	streamingNS atomic.Int32
 }
 
 // Watch starts informers for the scope and returns a watcher whose Batches
@@ -125,7 +146,7 @@ func Watch(ctx context.Context, client kubernetes.Interface, scope Scope, opts W
 		nodes: map[string]NodeRow{}, delNodes: map[string]struct{}{},
 		wls: map[types.UID]WorkloadRow{}, delWls: map[types.UID]struct{}{},
 		events: map[types.UID]EventRow{}, resources: map[string]ResourceState{},
-		client: client,
+		client: client, early: map[types.UID]*compactObject{},
 	}
 	namespaces := scope.Namespaces
 	if len(namespaces) == 0 {
@@ -136,48 +157,75 @@ func Watch(ctx context.Context, client kubernetes.Interface, scope Scope, opts W
 
 	var factories []informers.SharedInformerFactory
 	synced := map[string][]cache.InformerSynced{}
-	add := func(inf cache.SharedIndexInformer, res string) {
-		synced[res] = append(synced[res], inf.HasSynced)
+	// handled (may be nil) is told whenever the handler gets an object.
+	add := func(inf cache.SharedIndexInformer, res string, handled func()) {
 		_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
 			w.watchError(ctx, res, err)
 		})
-		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    w.upsert,
-			UpdateFunc: func(_, obj any) { w.upsert(obj) },
-			DeleteFunc: w.remove,
+		seen := func() {
+			if handled != nil {
+				handled()
+			}
+		}
+		reg, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { seen(); w.upsert(obj) },
+			UpdateFunc: func(_, obj any) { seen(); w.upsert(obj) },
+			DeleteFunc: func(obj any) { seen(); w.remove(obj) },
 		})
+		// The registration has synced once the handler has seen the whole
+		// initial list, which is what "live" means for the tree.
+		if err == nil {
+			synced[res] = append(synced[res], reg.HasSynced)
+		} else {
+			synced[res] = append(synced[res], inf.HasSynced)
+		}
 	}
 	// informer makes the factory's informer of obj's type from lw, whose
 	// watch requests report to the watcher (see reportingListWatch).
-	informer := func(f informers.SharedInformerFactory, res string, obj runtime.Object, lw *cache.ListWatch) {
-		add(f.InformerFor(obj, func(kubernetes.Interface, time.Duration) cache.SharedIndexInformer {
-			return cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, client), obj, 0,
-				cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
-		}), res)
+	informer := func(f informers.SharedInformerFactory, res string, obj runtime.Object, lw *cache.ListWatch, handled func()) cache.SharedIndexInformer {
+		inf := f.InformerFor(obj, func(kubernetes.Interface, time.Duration) cache.SharedIndexInformer {
+			// No indexers: nothing looks objects up by namespace, and the
+			// index would cost ~50 bytes a pod.
+			return cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, client), obj, 0, cache.Indexers{})
+		})
+		add(inf, res, handled)
+		return inf
 	}
+	var podIndexers []cache.Indexer
 	warnings := func(o *metav1.ListOptions) {
 		o.FieldSelector = fields.OneTermEqualSelector("type", corev1.EventTypeWarning).String()
 	}
 	for _, ns := range namespaces {
-		f := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(ns), informers.WithTransform(compact))
-		informer(f, ResPods, &corev1.Pod{}, reportingListWatch(w, ctx, ResPods, client.CoreV1().Pods(ns), nil))
+		// streaming is true until this namespace's pod informer hands its
+		// first object to the handler: with WatchList, the informer holds
+		// every pod back until the last one has arrived.
+		streaming := &atomic.Bool{}
+		streaming.Store(true)
+		w.streamingNS.Add(1)
+		f := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(ns), informers.WithTransform(w.podTransform(streaming)))
+		podInf := informer(f, ResPods, &corev1.Pod{}, reportingListWatch(w, ctx, ResPods, client.CoreV1().Pods(ns), nil), func() {
+			if streaming.Swap(false) {
+				w.streamingNS.Add(-1)
+			}
+		})
+		podIndexers = append(podIndexers, podInf.GetIndexer())
 		if opts.Workloads {
 			w.resources[ResWorkloads] = ResourceState{Resource: ResWorkloads, State: Syncing}
-			informer(f, ResWorkloads, &appsv1.Deployment{}, reportingListWatch(w, ctx, ResWorkloads, client.AppsV1().Deployments(ns), nil))
-			informer(f, ResWorkloads, &appsv1.StatefulSet{}, reportingListWatch(w, ctx, ResWorkloads, client.AppsV1().StatefulSets(ns), nil))
-			informer(f, ResWorkloads, &appsv1.DaemonSet{}, reportingListWatch(w, ctx, ResWorkloads, client.AppsV1().DaemonSets(ns), nil))
-			informer(f, ResWorkloads, &batchv1.Job{}, reportingListWatch(w, ctx, ResWorkloads, client.BatchV1().Jobs(ns), nil))
+			informer(f, ResWorkloads, &appsv1.Deployment{}, reportingListWatch(w, ctx, ResWorkloads, client.AppsV1().Deployments(ns), nil), nil)
+			informer(f, ResWorkloads, &appsv1.StatefulSet{}, reportingListWatch(w, ctx, ResWorkloads, client.AppsV1().StatefulSets(ns), nil), nil)
+			informer(f, ResWorkloads, &appsv1.DaemonSet{}, reportingListWatch(w, ctx, ResWorkloads, client.AppsV1().DaemonSets(ns), nil), nil)
+			informer(f, ResWorkloads, &batchv1.Job{}, reportingListWatch(w, ctx, ResWorkloads, client.BatchV1().Jobs(ns), nil), nil)
 		}
 		if opts.Events {
 			w.resources[ResEvents] = ResourceState{Resource: ResEvents, State: Syncing}
-			informer(f, ResEvents, &corev1.Event{}, reportingListWatch(w, ctx, ResEvents, client.CoreV1().Events(ns), warnings))
+			informer(f, ResEvents, &corev1.Event{}, reportingListWatch(w, ctx, ResEvents, client.CoreV1().Events(ns), warnings), nil)
 		}
 		factories = append(factories, f)
 	}
 	if opts.Nodes {
 		w.resources[ResNodes] = ResourceState{Resource: ResNodes, State: Syncing}
 		nf := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(compact))
-		informer(nf, ResNodes, &corev1.Node{}, reportingListWatch(w, ctx, ResNodes, client.CoreV1().Nodes(), nil))
+		informer(nf, ResNodes, &corev1.Node{}, reportingListWatch(w, ctx, ResNodes, client.CoreV1().Nodes(), nil), nil)
 		factories = append(factories, nf)
 	}
 	for _, f := range factories {
@@ -192,6 +240,9 @@ func Watch(ctx context.Context, client kubernetes.Interface, scope Scope, opts W
 		go func() {
 			defer wg.Done()
 			if cache.WaitForCacheSync(ctx.Done(), fns...) {
+				if res == ResPods {
+					w.reconcileEarly(podIndexers)
+				}
 				w.setState(res, Live, nil)
 			}
 		}()
@@ -236,11 +287,15 @@ func (w *Watcher) Done() <-chan struct{} { return w.done }
 func (w *Watcher) flushLoop(ctx context.Context) {
 	t := time.NewTicker(FrameInterval)
 	defer t.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if w.streamingNS.Load() > 0 && !last.IsZero() && time.Since(last) < StreamingInterval {
+			continue
 		}
 		b, ok := w.take()
 		if !ok {
@@ -248,6 +303,7 @@ func (w *Watcher) flushLoop(ctx context.Context) {
 		}
 		select {
 		case w.out <- b:
+			last = time.Now()
 		case <-ctx.Done():
 			return
 		}
@@ -317,9 +373,20 @@ func (w *Watcher) upsert(obj any) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if c.kind == kindPod && w.early != nil {
+		delete(w.early, c.uid) // the informer confirms it
+	}
+	// The row is handed over once: from then on only the tree holds it (the
+	// cache keeps the identity), and a row handed over while streaming is
+	// not sent twice.
+	row := c.row
+	c.row = nil
+	if row == nil {
+		return
+	}
 	w.received++
 	w.dirty = true
-	switch r := c.row.(type) {
+	switch r := row.(type) {
 	case PodRow:
 		delete(w.delPods, r.UID)
 		w.pods[r.UID] = r
@@ -345,17 +412,120 @@ func (w *Watcher) remove(obj any) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.dirty = true
-	switch r := c.row.(type) {
-	case PodRow:
-		delete(w.pods, r.UID)
-		w.delPods[r.UID] = struct{}{}
-	case NodeRow:
-		delete(w.nodes, r.Name)
-		w.delNodes[r.Name] = struct{}{}
-	case WorkloadRow:
-		delete(w.wls, r.UID)
-		w.delWls[r.UID] = struct{}{}
+	switch c.kind {
+	case kindPod:
+		if w.early != nil {
+			delete(w.early, c.uid)
+		}
+		delete(w.pods, c.uid)
+		w.delPods[c.uid] = struct{}{}
+	case kindNode:
+		delete(w.nodes, c.name)
+		w.delNodes[c.name] = struct{}{}
+	case kindWorkload:
+		delete(w.wls, c.uid)
+		w.delWls[c.uid] = struct{}{}
 	}
+}
+
+// podTransform compacts objects as they enter an informer's cache. While
+// the pod informer is still streaming its initial list (WatchList holds
+// every object back until the list is complete, seconds at 100k pods), it
+// also hands each pod's row over at once, so the tree fills and the header
+// counts up from the first frame instead of after the last pod. Such rows
+// are not sent again when the informer releases their objects.
+func (w *Watcher) podTransform(streaming *atomic.Bool) cache.TransformFunc {
+	return func(obj any) (any, error) {
+		p, isPod := obj.(*corev1.Pod)
+		if !isPod {
+			return compact(obj)
+		}
+		r := NewPodRow(p)
+		w.strs.podRow(&r)
+		c := &compactObject{kind: kindPod, name: r.Name, namespace: r.Namespace, uid: r.UID, resourceVersion: p.ResourceVersion}
+		if !streaming.Load() {
+			c.row = r
+			return c, nil
+		}
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.early == nil {
+			c.row = r // synced already: the handler hands it over
+			return c, nil
+		}
+		w.early[c.uid] = c
+		delete(w.delPods, c.uid)
+		w.pods[c.uid] = r
+		w.received++
+		w.dirty = true
+		return c, nil
+	}
+}
+
+// maxInterned bounds the interner: past it (a cluster with that many
+// distinct namespaces, nodes and workloads), strings are simply not shared.
+const maxInterned = 1 << 16
+
+// interner shares the memory of strings that repeat from pod to pod
+// (namespace, workload, node, status, cause, container names and states):
+// each decoded pod carries its own copy of them, ~70 bytes a pod in all.
+type interner struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (in *interner) str(s string) string {
+	if s == "" {
+		return s
+	}
+	if v, ok := in.m[s]; ok {
+		return v
+	}
+	if in.m == nil {
+		in.m = map[string]string{}
+	}
+	if len(in.m) < maxInterned {
+		s = strings.Clone(s) // it may be a slice of a longer string
+		in.m[s] = s
+	}
+	return s
+}
+
+// podRow makes r's repeated strings shared ones.
+func (in *interner) podRow(r *PodRow) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	r.Namespace, r.WorkloadName, r.Node = in.str(r.Namespace), in.str(r.WorkloadName), in.str(r.Node)
+	r.Status, r.Cause = in.str(r.Status), in.str(r.Cause)
+	for i := range r.Containers {
+		c := &r.Containers[i]
+		c.Name, c.State = in.str(c.Name), in.str(c.State)
+	}
+}
+
+// reconcileEarly runs once the pod informers have synced. A pod handed over
+// while streaming that the informer never confirmed was seen by a stream
+// that failed and started again, and was deleted in between, unless the
+// cache holds it (its confirmation is still queued).
+func (w *Watcher) reconcileEarly(indexers []cache.Indexer) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for uid, c := range w.early {
+		held := false
+		for _, idx := range indexers {
+			if obj, ok, _ := idx.GetByKey(c.namespace + "/" + c.name); ok {
+				if h, isC := obj.(*compactObject); isC && h.uid == uid {
+					held = true
+				}
+			}
+		}
+		if !held {
+			delete(w.pods, uid)
+			w.delPods[uid] = struct{}{}
+			w.dirty = true
+		}
+	}
+	w.early = nil
 }
 
 func (w *Watcher) setState(res string, st ConnState, err error) {
@@ -374,6 +544,9 @@ func (w *Watcher) setState(res string, st ConnState, err error) {
 // retrying, and a probe finds out when the server answers again, because an
 // idle re-established watch would otherwise never tell us.
 func (w *Watcher) watchError(ctx context.Context, res string, err error) {
+	if re, ok := err.(*refusedError); ok {
+		err = re.err
+	}
 	if isForbidden(err) {
 		w.setState(res, Forbidden, err)
 		return
@@ -427,10 +600,24 @@ func reportingListWatch[L runtime.Object](w *Watcher, ctx context.Context, res s
 			default:
 				w.watchResumed(res)
 			}
+			if utilnet.IsConnectionRefused(err) {
+				// client-go's watch-list sleeps out its backoff after a
+				// refused connection without looking at its context,
+				// holding Done for up to a minute after cancel. Hidden,
+				// the refusal makes the reflector relist after a backoff
+				// that does end with the context.
+				err = &refusedError{err}
+			}
 			return wi, err
 		},
 	}
 }
+
+// refusedError is a refused connection that client-go does not recognise
+// as one (see reportingListWatch).
+type refusedError struct{ err error }
+
+func (e *refusedError) Error() string { return e.err.Error() }
 
 // watchResumed marks a reconnecting resource live again as soon as its
 // watch is re-established, which on a slow link may be before the probe
@@ -475,17 +662,44 @@ func (w *Watcher) probe(ctx context.Context) {
 	}
 }
 
+// objKind says what a compactObject stands for, so that a deletion can be
+// routed after the row has been handed over.
+type objKind uint8
+
+const (
+	kindPod objKind = iota + 1
+	kindNode
+	kindWorkload
+	kindEvent
+)
+
 // compactObject is what the informer caches store instead of full objects:
-// the identity the cache needs and the row the UI shows.
+// the identity and resource version the cache and the informer need and,
+// until the event handler takes it, the row the UI shows. Once handed over
+// the row lives only in the tree, so a pod costs one row, not also a copy
+// in the cache (with full ObjectMeta that was ~500 bytes a pod).
 type compactObject struct {
-	metav1.TypeMeta
-	metav1.ObjectMeta
-	row any
+	kind            objKind
+	name, namespace string
+	uid             types.UID
+	resourceVersion string
+	row             any
 }
 
+// GetObjectKind: nothing reads the kind of what the caches store.
+func (o *compactObject) GetObjectKind() schema.ObjectKind { return schema.EmptyObjectKind }
+
+// DeepCopyObject copies the identity; rows are never modified.
 func (o *compactObject) DeepCopyObject() runtime.Object {
 	c := *o
 	return &c
+}
+
+// GetObjectMeta makes the object readable by meta.Accessor, through which
+// the cache keys and indexes objects and the informer compares resource
+// versions. It allocates, but per event rather than per stored object.
+func (o *compactObject) GetObjectMeta() metav1.Object {
+	return &metav1.ObjectMeta{Name: o.name, Namespace: o.namespace, UID: o.uid, ResourceVersion: o.resourceVersion}
 }
 
 // compact is the informer transform: it runs before an object is stored, so
@@ -493,13 +707,14 @@ func (o *compactObject) DeepCopyObject() runtime.Object {
 func compact(obj any) (any, error) {
 	var row any
 	var meta *metav1.ObjectMeta
+	kind := kindWorkload
 	switch o := obj.(type) {
 	case *corev1.Pod:
-		row, meta = NewPodRow(o), &o.ObjectMeta
+		row, meta, kind = NewPodRow(o), &o.ObjectMeta, kindPod
 	case *corev1.Node:
-		row, meta = NewNodeRow(o), &o.ObjectMeta
+		row, meta, kind = NewNodeRow(o), &o.ObjectMeta, kindNode
 	case *corev1.Event:
-		row, meta = NewEventRow(o), &o.ObjectMeta
+		row, meta, kind = NewEventRow(o), &o.ObjectMeta, kindEvent
 	case *appsv1.Deployment:
 		row, meta = deploymentRow(o), &o.ObjectMeta
 	case *appsv1.StatefulSet:
@@ -511,8 +726,6 @@ func compact(obj any) (any, error) {
 	default:
 		return obj, nil
 	}
-	return &compactObject{
-		ObjectMeta: metav1.ObjectMeta{Name: meta.Name, Namespace: meta.Namespace, UID: meta.UID, ResourceVersion: meta.ResourceVersion},
-		row:        row,
-	}, nil
+	return &compactObject{kind: kind, name: meta.Name, namespace: meta.Namespace, uid: meta.UID,
+		resourceVersion: meta.ResourceVersion, row: row}, nil
 }
