@@ -77,8 +77,10 @@ type Model struct {
 	help   help.Model
 	styles themes.Styles
 
-	tree   PodTree
-	feed   EventFeed
+	tree PodTree
+	feed EventFeed
+	// fit remembers lines already fitted to the screen (see fitCache).
+	fit    *fitCache
 	detail DetailPane
 	filter textinput.Model
 	pal    palette
@@ -164,7 +166,7 @@ func New(opts Options) Model {
 	fi.Placeholder = "filter: namespace, workload, pod, node, cause"
 	m := Model{
 		opts: opts, src: opts.Source, scope: opts.Scope, keys: DefaultKeyMap(), help: help.New(), styles: opts.Styles,
-		tree: NewPodTree(), feed: NewEventFeed(), detail: newDetailPane(), filter: fi, pal: newPalette(),
+		tree: NewPodTree(), feed: NewEventFeed(), fit: &fitCache{}, detail: newDetailPane(), filter: fi, pal: newPalette(),
 		gen: 1, logs: newLogView(), knownNS: map[string]bool{},
 	}
 	m.actions = newActions(opts.Source, opts.SessionLog)
@@ -703,6 +705,8 @@ func (m Model) render() string {
 		return st.Error.Render(ansi.Wordwrap(fmt.Sprintf("kdoctor needs a terminal of at least %d×%d (this one is %d×%d)", MinWidth, MinHeight, m.width, m.height), m.width, ""))
 	}
 	body := max(1, m.height-4)
+	m.fit.begin()
+	box := m.fit.box
 	var main string
 	switch {
 	case m.showHelp:
@@ -733,7 +737,35 @@ func (m Model) render() string {
 }
 
 // box clips or pads s to exactly w×h cells.
-func box(s string, w, h int) string {
+func box(s string, w, h int) string { return (*fitCache)(nil).box(s, w, h) }
+
+// fitCache remembers the lines of the last frame already fitted to a
+// width. Measuring a line walks its grapheme clusters, which was most of a
+// frame's cost, and from one frame to the next almost every line is the
+// same. It is shared by the copies bubbletea makes of the model, which is
+// safe because an entry is a pure function of its key.
+type fitCache struct {
+	prev, next map[fitKey]string
+}
+
+type fitKey struct {
+	line string
+	w    int
+}
+
+// begin starts a frame: entries the last frame did not use are dropped.
+func (c *fitCache) begin() {
+	if c == nil {
+		return
+	}
+	if len(c.next) > 0 || c.prev == nil {
+		c.prev = c.next
+	}
+	c.next = make(map[fitKey]string, len(c.prev))
+}
+
+// box clips or pads s to exactly w×h cells.
+func (c *fitCache) box(s string, w, h int) string {
 	lines := strings.Split(s, "\n")
 	if len(lines) > h {
 		lines = lines[:h]
@@ -742,13 +774,35 @@ func box(s string, w, h int) string {
 		lines = append(lines, "")
 	}
 	for i, l := range lines {
-		l = ansi.Truncate(l, w, "")
-		if n := ansi.StringWidth(l); n < w {
-			l += strings.Repeat(" ", w-n)
-		}
-		lines[i] = l
+		lines[i] = c.fitLine(l, w)
 	}
 	return strings.Join(lines, "\n")
+}
+
+func (c *fitCache) fitLine(l string, w int) string {
+	k := fitKey{l, w}
+	if c != nil {
+		if out, ok := c.prev[k]; ok {
+			c.next[k] = out
+			return out
+		}
+		if out, ok := c.next[k]; ok {
+			return out
+		}
+	}
+	out := l
+	n := ansi.StringWidth(out)
+	if n > w {
+		out = ansi.Truncate(out, w, "")
+		n = ansi.StringWidth(out)
+	}
+	if n < w {
+		out += strings.Repeat(" ", w-n)
+	}
+	if c != nil && c.next != nil {
+		c.next[k] = out
+	}
+	return out
 }
 
 func (m Model) paneKeys() help.KeyMap {
