@@ -39,3 +39,7 @@ func (m Model) VisiblePods() []kube.PodRow {
 	}
 	return out
 }
+
+// FilterPending reports whether the query typed into the filter is still
+// being matched: the frame that shows its result comes after.
+func (m Model) FilterPending() bool { return m.tree.FilterPending() }

@@ -277,6 +277,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.ended = true
 		}
 		return m, nil
+	case filterDoneMsg:
+		m.tree.FinishFilter(msg)
+		return m, nil
 	case clockMsg:
 		return m, tickClock()
 	case statusMsg:
@@ -478,8 +481,7 @@ func (m Model) filterKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	}
 	var cmd tea.Cmd
 	m.filter, cmd = m.filter.Update(msg)
-	m.tree.SetFilter(m.filter.Value())
-	return m, cmd
+	return m, tea.Batch(cmd, m.tree.Filter(m.filter.Value()))
 }
 
 func (m Model) treeKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {

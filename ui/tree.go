@@ -3,9 +3,12 @@ package ui
 import (
 	"cmp"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/sahilm/fuzzy"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -147,6 +150,10 @@ type group struct {
 // keeps the cursor on the same object across live updates.
 type PodTree struct {
 	rows map[types.UID]*podItem
+	// items holds the same pods as rows, for the loops over every pod
+	// (filtering, regrouping): a slice walks 100k pods several times
+	// faster than a map.
+	items []*podItem
 	// counts is pods by health, kept as rows change: the header shows it
 	// on every frame, and counting 100k rows per View would cost more
 	// than drawing the screen.
@@ -170,10 +177,21 @@ type PodTree struct {
 	// cache holds the styled lines of the last frame (see lineCache).
 	cache *lineCache
 
-	filter       string
-	query        string   // filter, lower-cased
-	words        []string // query words
-	exact        bool     // the words are matched as substrings, not subsequences
+	filter string
+	query  string   // filter, lower-cased
+	words  []string // query words
+	exact  bool     // the words are matched as substrings, not subsequences
+	// filterGen counts filter changes; a filter job's result is applied
+	// only if no change came after it (see Filter).
+	filterGen uint64
+	// pending is set while a filter job runs; touched are the pods placed
+	// meanwhile, whose match the job's result does not cover.
+	pending bool
+	touched []*podItem
+	// instance tells this tree's filter jobs from those of the tree it
+	// replaced (a namespace or context switch makes a new one); it is
+	// shared by the copies bubbletea makes.
+	instance     *struct{ _ byte }
 	problemsOnly bool
 	byNode       bool
 }
@@ -185,7 +203,7 @@ func NewPodTree() PodTree {
 		workloads: map[types.UID]kube.WorkloadRow{}, nodes: map[string]kube.NodeRow{}, failedCreate: map[string]string{},
 		groups:    map[lineID]*group{},
 		collapsed: map[lineID]bool{}, expanded: map[lineID]bool{},
-		cache: &lineCache{},
+		cache: &lineCache{}, instance: &struct{ _ byte }{},
 	}
 }
 
@@ -206,6 +224,7 @@ func (t *PodTree) Apply(b kube.Batch) {
 			t.counts[it.row.Health]--
 			t.unplace(it)
 			delete(t.rows, uid)
+			t.dropItem(it)
 		}
 	}
 	for _, w := range b.Workloads {
@@ -287,8 +306,18 @@ type podItem struct {
 	search  string
 	bkt     *bucket
 	line    int32       // index of its line in PodTree.lines, -1 when not shown
+	idx     int32       // index in PodTree.items, -1 once deleted
 	health  kube.Health // row.Health, kept here so a rebuild reads no row
 	matched bool
+}
+
+// dropItem removes a deleted pod from items.
+func (t *PodTree) dropItem(it *podItem) {
+	last := t.items[len(t.items)-1]
+	t.items[it.idx], last.idx = last, it.idx
+	t.items[len(t.items)-1] = nil
+	t.items = t.items[:len(t.items)-1]
+	it.idx = -1
 }
 
 // place puts a new or changed pod into its bucket and reports whether the
@@ -296,8 +325,12 @@ type podItem struct {
 func (t *PodTree) place(r *kube.PodRow) (rebuild bool) {
 	it := t.rows[r.UID]
 	if it == nil {
-		it = &podItem{line: -1}
+		it = &podItem{line: -1, idx: int32(len(t.items))}
 		t.rows[r.UID] = it
+		t.items = append(t.items, it)
+	}
+	if t.pending {
+		t.touched = append(t.touched, it)
 	}
 	old, wasMatched := it.row, it.matched
 	if old != nil {
@@ -355,7 +388,7 @@ func (t *PodTree) unplace(it *podItem) {
 // regroup rebuilds every bucket after the grouping mode changed.
 func (t *PodTree) regroup() {
 	t.groups = map[lineID]*group{}
-	for _, it := range t.rows {
+	for _, it := range t.items {
 		g, k := t.groupOf(it.row)
 		b := g.bucket(k)
 		b.pods = append(b.pods, it)
@@ -378,7 +411,7 @@ func (t *PodTree) Node(name string) (kube.NodeRow, bool) {
 
 // Pod finds a pod by namespace and name.
 func (t *PodTree) Pod(ns, name string) *kube.PodRow {
-	for _, it := range t.rows {
+	for _, it := range t.items {
 		if it.row.Namespace == ns && it.row.Name == name {
 			return it.row
 		}
@@ -392,39 +425,170 @@ func (t *PodTree) SetSize(w, h int) {
 	t.scrollToCursor()
 }
 
-// SetFilter sets the fuzzy filter query. A query that extends the previous
-// one only narrows its matches, so typing stays fast on big clusters.
+// SetFilter sets the fuzzy filter query and applies it at once. A query
+// that extends the previous one only narrows its matches. A filter job
+// still running is forgotten.
 func (t *PodTree) SetFilter(q string) {
-	prev, prevExact := t.filter, t.exact
-	t.filter, t.query = q, strings.ToLower(q)
-	t.words = strings.Fields(t.query)
+	t.filterGen++
+	t.pending, t.touched = false, nil
 	if q == "" {
-		for _, it := range t.rows {
+		t.filter, t.query, t.words = "", "", nil
+		for _, it := range t.items {
 			it.matched = true
 		}
 		t.rebuild()
 		return
 	}
-	// Exact words first ("oom" finds OOMKilled, not every name with an o, an
-	// o and an m); only when nothing contains them does the filter fall back
-	// to fuzzy subsequences, so typos and abbreviations still find something.
-	narrowing := prev != "" && strings.HasPrefix(t.query, strings.ToLower(prev))
+	job := t.newFilterJob(q)
+	t.finish(job, job.run())
+}
+
+// asyncFilterMin is the size from which Filter matches off the UI loop:
+// below it matching takes well under a millisecond.
+const asyncFilterMin = 5000
+
+// Filter sets the filter query as the user types it. On a big tree the
+// matching runs in the returned command, off the UI loop and over every
+// core, and FinishFilter applies its result, unless another keystroke came
+// first: then the result is stale and dropped, and typing never waits for
+// the matching of a query already replaced. Until then the tree keeps
+// showing the previous matches.
+func (t *PodTree) Filter(q string) tea.Cmd {
+	if q == "" || len(t.items) < asyncFilterMin {
+		t.SetFilter(q)
+		return nil
+	}
+	t.filterGen++
+	t.pending, t.touched = true, nil
+	job := t.newFilterJob(q)
+	return func() tea.Msg { return filterDoneMsg{job: job, matched: job.run()} }
+}
+
+// FilterPending reports whether a typed query is still being matched.
+func (t *PodTree) FilterPending() bool { return t.pending }
+
+// FinishFilter applies a filter job's result; it reports false when the
+// result was stale and dropped.
+func (t *PodTree) FinishFilter(msg filterDoneMsg) bool {
+	if msg.job.tree != t.instance || msg.job.gen != t.filterGen || !t.pending {
+		return false
+	}
+	t.finish(msg.job, msg.matched)
+	return true
+}
+
+// filterDoneMsg carries a filter job's result to the UI loop.
+type filterDoneMsg struct {
+	job     *filterJob
+	matched filterResult
+}
+
+// filterJob is what matching needs, copied on the UI loop so that the
+// matching itself reads nothing the tree may change meanwhile.
+type filterJob struct {
+	tree       *struct{ _ byte }
+	gen        uint64
+	filter     string
+	words      []string
+	narrowing  bool // the query extends the one applied before
+	prevExact  bool
+	items      []*podItem // never dereferenced off the UI loop
+	texts      []string   // items' search texts
+	prev       []bool     // items' matches under the previous query
+	goroutines int
+}
+
+type filterResult struct {
+	exact   bool
+	matched []bool
+}
+
+func (t *PodTree) newFilterJob(q string) *filterJob {
+	query := strings.ToLower(q)
+	j := &filterJob{
+		tree: t.instance, gen: t.filterGen, filter: q, words: strings.Fields(query),
+		narrowing: t.filter != "" && strings.HasPrefix(query, t.query), prevExact: t.exact,
+		items: make([]*podItem, len(t.items)), texts: make([]string, len(t.items)), prev: make([]bool, len(t.items)),
+		goroutines: runtime.GOMAXPROCS(0),
+	}
+	copy(j.items, t.items)
+	for i, it := range t.items {
+		j.texts[i], j.prev[i] = it.search, it.matched
+	}
+	return j
+}
+
+// run matches every item. Exact words first ("oom" finds OOMKilled, not
+// every name with an o, an o and an m); only when nothing contains them
+// does the filter fall back to fuzzy subsequences, so typos and
+// abbreviations still find something.
+func (j *filterJob) run() filterResult {
+	res := filterResult{matched: make([]bool, len(j.texts))}
 	for _, exact := range []bool{true, false} {
-		t.exact = exact
-		n := 0
-		for _, it := range t.rows {
-			if narrowing && exact == prevExact && !it.matched {
-				continue
+		res.exact = exact
+		onlyPrev := j.narrowing && exact == j.prevExact
+		n := j.parallel(func(lo, hi int) int {
+			found := 0
+			for i := lo; i < hi; i++ {
+				m := (!onlyPrev || j.prev[i]) && matchWords(j.texts[i], j.words, exact)
+				res.matched[i] = m
+				if m {
+					found++
+				}
 			}
-			it.matched = t.matches(it.search)
-			if it.matched {
-				n++
-			}
-		}
+			return found
+		})
 		if n > 0 || !exact {
 			break
 		}
 	}
+	return res
+}
+
+// parallel splits [0, len(texts)) over the job's goroutines and sums what
+// f returns; each goroutine writes only its own range.
+func (j *filterJob) parallel(f func(lo, hi int) int) int {
+	n := len(j.texts)
+	parts := min(j.goroutines, max(1, n/asyncFilterMin))
+	if parts <= 1 {
+		return f(0, n)
+	}
+	counts := make([]int, parts)
+	var wg sync.WaitGroup
+	for p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			counts[p] = f(p*n/parts, (p+1)*n/parts)
+		}()
+	}
+	wg.Wait()
+	total := 0
+	for _, c := range counts {
+		total += c
+	}
+	return total
+}
+
+// finish applies a job's result on the UI loop. Pods deleted since the job
+// started are skipped; pods changed or added since are matched here.
+func (t *PodTree) finish(j *filterJob, r filterResult) {
+	t.filter, t.query, t.words, t.exact = j.filter, strings.ToLower(j.filter), j.words, r.exact
+	for i, it := range j.items {
+		switch {
+		case it.idx < 0:
+		case it.search == j.texts[i]:
+			it.matched = r.matched[i]
+		default:
+			it.matched = t.matches(it.search)
+		}
+	}
+	for _, it := range t.touched {
+		if it.idx >= 0 {
+			it.matched = t.matches(it.search)
+		}
+	}
+	t.pending, t.touched = false, nil
 	t.rebuild()
 }
 
@@ -434,9 +598,11 @@ func (t *PodTree) SetFilter(q string) {
 // never stitched together from letters scattered over several fields. It is
 // the notion of a match sahilm/fuzzy has (which highlights the rows on
 // screen) without its scoring, so it stays linear over 100k pods.
-func (t *PodTree) matches(s string) bool {
-	for _, word := range t.words {
-		if t.exact {
+func (t *PodTree) matches(s string) bool { return matchWords(s, t.words, t.exact) }
+
+func matchWords(s string, words []string, exact bool) bool {
+	for _, word := range words {
+		if exact {
 			// NULs separate the fields, so a word never spans two.
 			if !strings.Contains(s, word) {
 				return false

@@ -19,7 +19,8 @@ const (
 	MarkFirstRows MarkKind = iota
 	// MarkAllPods: the model holds every expected pod (the first full frame).
 	MarkAllPods
-	// MarkKey: a key press was handled.
+	// MarkKey: a key press was handled (a filter keystroke: its matches
+	// are applied).
 	MarkKey
 	// MarkPod: a tracked pod's restart count changed in the model.
 	MarkPod
@@ -53,6 +54,7 @@ type Recorder struct {
 
 	mu                sync.Mutex
 	sawRows, sawAll   bool
+	keyOpen           bool // a key press whose effect is not in the model yet
 	tracked           map[types.UID]int32
 	updated, rendered []Mark
 	views, writes     int
@@ -122,7 +124,14 @@ func (r *Recorder) afterUpdate(m ui.Model, msg tea.Msg) {
 		r.sawAll = true
 		r.updated = append(r.updated, Mark{Kind: MarkAllPods, Updated: now})
 	}
+	// A key is handled once its effect is in the model: for a filter
+	// keystroke on a big tree that is when the matching, which runs off the
+	// UI loop, has been applied, not when the typed character is echoed.
 	if _, ok := msg.(tea.KeyPressMsg); ok {
+		r.keyOpen = true
+	}
+	if r.keyOpen && !m.FilterPending() {
+		r.keyOpen = false
 		r.updated = append(r.updated, Mark{Kind: MarkKey, Updated: now})
 	}
 	for uid, last := range r.tracked {
