@@ -760,10 +760,13 @@ func (c *fitCache) begin() {
 	if c == nil {
 		return
 	}
-	if len(c.next) > 0 || c.prev == nil {
-		c.prev = c.next
+	if len(c.next) > 0 {
+		c.prev, c.next = c.next, c.prev
 	}
-	c.next = make(map[fitKey]string, len(c.prev))
+	if c.next == nil {
+		c.next = map[fitKey]string{}
+	}
+	clear(c.next)
 }
 
 // box clips or pads s to exactly w×h cells.

@@ -125,7 +125,7 @@ func checkGolden(t *testing.T, name string, m Model) {
 		t.Fatalf("%v (run go test ./ui -update)", err)
 	}
 	if got != string(want) {
-		t.Errorf("view differs from %s:\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
+		t.Errorf("view differs from %s (%s):\n--- got ---\n%s\n--- want ---\n%s", path, firstDiff(got, string(want)), got, want)
 	}
 }
 
@@ -224,4 +224,22 @@ func TestQuit(t *testing.T) {
 	if _, ok := cmd().(tea.QuitMsg); !ok {
 		t.Fatal("q does not quit")
 	}
+}
+
+// firstDiff names the first line where two screens differ.
+func firstDiff(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := range max(len(g), len(w)) {
+		var a, b string
+		if i < len(g) {
+			a = g[i]
+		}
+		if i < len(w) {
+			b = w[i]
+		}
+		if a != b {
+			return fmt.Sprintf("line %d: got %q, want %q", i+1, a, b)
+		}
+	}
+	return "same lines"
 }

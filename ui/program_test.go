@@ -136,6 +136,13 @@ func (r *run) typeText(s string) {
 	}
 }
 
+// waitLive waits until the watch has synced, so that goldens never catch
+// the tree or its counts half-filled (as a loaded machine can).
+func (r *run) waitLive() {
+	r.t.Helper()
+	r.until("the watch is live", func(m Model) bool { return m.Live() && m.tree.Len() > 0 })
+}
+
 func screen(m Model) string { return ansi.Strip(m.View().Content) }
 
 // TestJourneyOnDemo walks the main journey of an incident on the demo:
@@ -144,6 +151,7 @@ func screen(m Model) string { return ansi.Strip(m.View().Content) }
 func TestJourneyOnDemo(t *testing.T) {
 	d := newDemo(t)
 	r := startProgram(t, d, 160, 48)
+	r.waitLive()
 
 	r.keys("/")
 	r.typeText("ledger")
@@ -191,6 +199,7 @@ func TestJourneyOnDemo(t *testing.T) {
 func TestReadOnlyRefusesActions(t *testing.T) {
 	d := newDemo(t)
 	r := startProgram(t, readOnlyDemo{d}, 80, 24)
+	r.waitLive()
 	r.keys("/")
 	r.typeText("ledger")
 	r.keys("enter", "G")
@@ -218,6 +227,7 @@ func TestReadOnlyRefusesActions(t *testing.T) {
 func TestDrainPlanDialogAndHelp(t *testing.T) {
 	d := newDemo(t)
 	r := startProgram(t, d, 80, 24)
+	r.waitLive()
 	r.keys("/")
 	r.typeText("ledger")
 	r.keys("enter", "G", "r")
@@ -236,6 +246,7 @@ func TestDrainPlanDialogAndHelp(t *testing.T) {
 func TestLogsPaneOnDemo(t *testing.T) {
 	d := newDemo(t)
 	r := startProgram(t, d, 80, 24)
+	r.waitLive()
 	r.keys("/")
 	r.typeText("ledger")
 	r.keys("enter", "G", "l")

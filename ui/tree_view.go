@@ -84,10 +84,14 @@ func (c *lineCache) begin(st themes.Styles, cols columns) *lineCache {
 	}
 	// Keep what the last frame used and what this one adds: lines that
 	// scrolled away are dropped, so the cache stays a screenful.
+	// The maps are reused, not reallocated: a frame follows every message.
 	if len(c.next) > 0 {
-		c.prev = c.next
+		c.prev, c.next = c.next, c.prev
 	}
-	c.next = make(map[renderKey]string, len(c.prev))
+	if c.next == nil {
+		c.next = map[renderKey]string{}
+	}
+	clear(c.next)
 	return c
 }
 
