@@ -98,10 +98,17 @@ type Scope struct {
 // WatchOptions selects what besides pods is watched.
 type WatchOptions struct {
 	Nodes, Workloads, Events bool
+	// Preview, when above zero, is how many pods of each namespace are
+	// listed while the watch starts, to show a first screen early (see
+	// Watcher.preview).
+	Preview int64
 }
 
+// PreviewPods is a screenful and then some: what the tree shows first.
+const PreviewPods = 200
+
 // AllResources watches everything the tree can show.
-var AllResources = WatchOptions{Nodes: true, Workloads: true, Events: true}
+var AllResources = WatchOptions{Nodes: true, Workloads: true, Events: true, Preview: PreviewPods}
 
 // Watcher streams the scope's pods (and optionally nodes, workloads and
 // Warning events) as coalesced batches of compact rows.
@@ -192,6 +199,11 @@ func Watch(ctx context.Context, client kubernetes.Interface, scope Scope, opts W
 		return inf
 	}
 	var podIndexers []cache.Indexer
+	type nsStream struct {
+		ns        string
+		streaming *atomic.Bool
+	}
+	var streams []nsStream
 	warnings := func(o *metav1.ListOptions) {
 		o.FieldSelector = fields.OneTermEqualSelector("type", corev1.EventTypeWarning).String()
 	}
@@ -209,6 +221,7 @@ func Watch(ctx context.Context, client kubernetes.Interface, scope Scope, opts W
 			}
 		})
 		podIndexers = append(podIndexers, podInf.GetIndexer())
+		streams = append(streams, nsStream{ns, streaming})
 		if opts.Workloads {
 			w.resources[ResWorkloads] = ResourceState{Resource: ResWorkloads, State: Syncing}
 			informer(f, ResWorkloads, &appsv1.Deployment{}, reportingListWatch(w, ctx, ResWorkloads, client.AppsV1().Deployments(ns), nil), nil)
@@ -246,6 +259,15 @@ func Watch(ctx context.Context, client kubernetes.Interface, scope Scope, opts W
 				w.setState(res, Live, nil)
 			}
 		}()
+	}
+	if opts.Preview > 0 {
+		for _, st := range streams {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w.preview(ctx, st.ns, st.streaming, opts.Preview)
+			}()
+		}
 	}
 	wg.Add(1)
 	go func() {
@@ -459,6 +481,41 @@ func (w *Watcher) podTransform(streaming *atomic.Bool) cache.TransformFunc {
 		w.received++
 		w.dirty = true
 		return c, nil
+	}
+}
+
+// preview lists the first pods of a namespace while its watch starts. A
+// WatchList sends its first pod only once the API server has gathered the
+// whole list (~150 ms at 100k pods on a small server), while a LIST of a
+// screenful answers in ~40 ms: the tree shows its first rows that much
+// sooner. The rows are early rows: those the watch has not confirmed once
+// it has synced are removed (reconcileEarly). They are taken only while
+// the namespace's watch has handed nothing over, and never for a pod the
+// stream has already delivered, so a preview row never hides a newer one.
+// Errors are left to the watch, which reports them.
+func (w *Watcher) preview(ctx context.Context, ns string, streaming *atomic.Bool, limit int64) {
+	l, err := w.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{Limit: limit})
+	if err != nil || len(l.Items) == 0 {
+		return
+	}
+	rows := make([]PodRow, len(l.Items))
+	for i := range l.Items {
+		rows[i] = NewPodRow(&l.Items[i])
+		w.strs.podRow(&rows[i])
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.early == nil || !streaming.Load() {
+		return
+	}
+	for i, r := range rows {
+		if _, seen := w.early[r.UID]; seen {
+			continue
+		}
+		w.early[r.UID] = &compactObject{kind: kindPod, name: r.Name, namespace: r.Namespace, uid: r.UID, resourceVersion: l.Items[i].ResourceVersion}
+		delete(w.delPods, r.UID)
+		w.pods[r.UID] = r
+		w.dirty = true
 	}
 }
 

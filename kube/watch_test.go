@@ -2,14 +2,18 @@ package kube
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 func pod(ns, name, uid string) *corev1.Pod {
@@ -92,4 +96,47 @@ func TestWatchPodsStreamsCoalescedBatches(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("watcher did not stop")
 	}
+}
+
+// The preview shows a first screen before the watch has listed anything,
+// and the watch has the last word: a pod deleted in between goes, a pod
+// changed in between shows its new state.
+func TestWatchPreviewIsConfirmedByTheWatch(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	client := fake.NewClientset(pod("shop", "a", "u-a"), pod("shop", "b", "u-b"))
+	// The watch's own lists fail until released. (Blocking them instead
+	// would block the preview too: the fake clientset runs its reactors
+	// under one lock.)
+	var released atomic.Bool
+	release := func() { released.Store(true) }
+	client.PrependReactor("list", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if la, ok := a.(k8stesting.ListActionImpl); (!ok || la.ListOptions.Limit != PreviewPods) && !released.Load() {
+			return true, nil, apierrors.NewServiceUnavailable("not yet")
+		}
+		return false, nil, nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := Watch(ctx, client, Scope{Namespaces: []string{"shop"}}, WatchOptions{Preview: PreviewPods})
+
+	rows := map[types.UID]PodRow{}
+	var last Batch
+	waitFor(t, w, rows, &last, func() bool { return len(rows) == 2 })
+	if last.State == Live {
+		t.Fatal("the preview came after the watch: the test proves nothing")
+	}
+
+	// Behind the preview's back: b is deleted, a starts crashing.
+	if err := client.Tracker().Delete(corev1.SchemeGroupVersion.WithResource("pods"), "shop", "b"); err != nil {
+		t.Fatal(err)
+	}
+	a := pod("shop", "a", "u-a")
+	a.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app", RestartCount: 7}}
+	if err := client.Tracker().Update(corev1.SchemeGroupVersion.WithResource("pods"), a, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	waitFor(t, w, rows, &last, func() bool { _, hasB := rows["u-b"]; return last.State == Live && !hasB && rows["u-a"].Restarts == 7 })
+	cancel()
+	<-w.Done()
 }
