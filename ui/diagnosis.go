@@ -143,6 +143,21 @@ func renderDiagnosis(st themes.Styles, d *diag.Diagnosis, width int) string {
 			b.WriteString(indent + l + "\n")
 		}
 	}
+	// hang wraps evidence and commands, which may hold long unbroken
+	// tokens (a pod name with its UID), under a hanging indent: left to
+	// the pane they would continue at its left edge, mid-word. Copying
+	// takes the unwrapped text (y, w).
+	hang := func(indent, text string) {
+		const more = "  "
+		w := max(10, width-len(indent)-len(more))
+		for i, l := range strings.Split(ansi.Wrap(text, w, ""), "\n") {
+			if i == 0 {
+				b.WriteString(indent + l + "\n")
+			} else {
+				b.WriteString(indent + more + l + "\n")
+			}
+		}
+	}
 	rc := d.RootCause
 	b.WriteString(st.Title.Render("Root cause") + "  " + sev(rc.Severity) + "  " + st.Workload.Render(rc.Rule) + "\n")
 	wrap("  ", rc.Summary)
@@ -160,7 +175,7 @@ func renderDiagnosis(st themes.Styles, d *diag.Diagnosis, width int) string {
 		if len(f.Evidence) > 0 {
 			b.WriteString(st.Muted.Render("   Evidence") + "\n")
 			for _, e := range f.Evidence {
-				b.WriteString("     " + st.App.Render(e) + "\n")
+				hang("     ", st.App.Render(e))
 			}
 		}
 		if len(f.NextSteps) > 0 {
@@ -172,7 +187,7 @@ func renderDiagnosis(st themes.Styles, d *diag.Diagnosis, width int) string {
 		if len(f.Commands) > 0 {
 			b.WriteString(st.Muted.Render("   Confirm with") + "\n")
 			for _, c := range f.Commands {
-				b.WriteString("     " + st.Title.Render("$ "+c) + "\n")
+				hang("     ", st.Title.Render("$ "+c))
 			}
 		}
 	}
@@ -186,7 +201,7 @@ func renderDiagnosis(st themes.Styles, d *diag.Diagnosis, width int) string {
 		}
 		b.WriteString(line + "\n")
 		for _, e := range s.Evidence {
-			b.WriteString("       " + st.Muted.Render("· ") + e + "\n")
+			hang("       ", st.Muted.Render("· ")+e)
 		}
 	}
 	return b.String()
