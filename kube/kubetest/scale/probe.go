@@ -54,7 +54,8 @@ type Recorder struct {
 
 	mu                sync.Mutex
 	sawRows, sawAll   bool
-	keyOpen           bool // a key press whose effect is not in the model yet
+	keyOpen           bool   // a key press whose effect is not in the model yet
+	lastContent       string // the last frame rendered
 	tracked           map[types.UID]int32
 	updated, rendered []Mark
 	views, writes     int
@@ -145,16 +146,36 @@ func (r *Recorder) afterUpdate(m ui.Model, msg tea.Msg) {
 }
 
 // viewed is called after View: what the last Update produced is now in the
-// frame the renderer will flush next.
-func (r *Recorder) viewed(d time.Duration) {
+// frame the renderer will flush next. A frame identical to the last one
+// written is not written at all (the renderer skips it): the terminal
+// already shows that state, so its marks are resolved now.
+func (r *Recorder) viewed(d time.Duration, content string) {
+	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.views++
 	if r.timing {
 		r.viewTimes = append(r.viewTimes, d)
 	}
+	if content == r.lastContent && len(r.rendered) == 0 {
+		for _, m := range r.updated {
+			m.Written = now
+			r.emit(m)
+		}
+		r.updated = r.updated[:0]
+		return
+	}
+	r.lastContent = content
 	r.rendered = append(r.rendered, r.updated...)
 	r.updated = r.updated[:0]
+}
+
+func (r *Recorder) emit(m Mark) {
+	select {
+	case r.out <- m:
+	default:
+		r.dropped++
+	}
 }
 
 // Write is the program's output: it stamps the frame and resolves every
@@ -167,11 +188,7 @@ func (r *Recorder) Write(p []byte) (int, error) {
 	r.bytes += int64(len(p))
 	for _, m := range r.rendered {
 		m.Written = now
-		select {
-		case r.out <- m:
-		default:
-			r.dropped++
-		}
+		r.emit(m)
 	}
 	r.rendered = r.rendered[:0]
 	return len(p), nil
@@ -212,7 +229,7 @@ func (p Probe) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (p Probe) View() tea.View {
 	start := time.Now()
 	v := p.Model.View()
-	p.rec.viewed(time.Since(start))
+	p.rec.viewed(time.Since(start), v.Content)
 	return v
 }
 
