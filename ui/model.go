@@ -79,8 +79,8 @@ type Model struct {
 
 	tree PodTree
 	feed EventFeed
-	// fit remembers lines already fitted to the screen (see fitCache).
-	fit    *fitCache
+	// fit remembers lines already fitted to the screen.
+	fit    *frameCache[fitKey]
 	detail DetailPane
 	filter textinput.Model
 	pal    palette
@@ -166,7 +166,7 @@ func New(opts Options) Model {
 	fi.Placeholder = "filter: namespace, workload, pod, node, cause"
 	m := Model{
 		opts: opts, src: opts.Source, scope: opts.Scope, keys: DefaultKeyMap(), help: help.New(), styles: opts.Styles,
-		tree: NewPodTree(), feed: NewEventFeed(), fit: &fitCache{}, detail: newDetailPane(), filter: fi, pal: newPalette(),
+		tree: NewPodTree(), feed: NewEventFeed(), fit: &frameCache[fitKey]{}, detail: newDetailPane(), filter: fi, pal: newPalette(),
 		gen: 1, logs: newLogView(), knownNS: map[string]bool{},
 	}
 	m.actions = newActions(opts.Source, opts.SessionLog)
@@ -708,7 +708,6 @@ func (m Model) render() string {
 	}
 	body := max(1, m.height-4)
 	m.fit.begin()
-	box := m.fit.box
 	var main string
 	switch {
 	case m.showHelp:
@@ -720,17 +719,17 @@ func (m Model) render() string {
 	case m.detail.kind == paneNone:
 		main = m.tree.View(st, m.opts.Now())
 	case m.wide:
-		tree := box(m.tree.View(st, m.opts.Now()), m.tree.width, body)
+		tree := box(m.fit, m.tree.View(st, m.opts.Now()), m.tree.width, body)
 		sep := st.Border.Render(strings.TrimSuffix(strings.Repeat("│\n", body), "\n"))
 		main = lipgloss.JoinHorizontal(lipgloss.Top, tree, sep, m.detail.View(st, m.width-m.tree.width-1))
 	default:
-		tree := box(m.tree.View(st, m.opts.Now()), m.width, m.tree.height)
+		tree := box(m.fit, m.tree.View(st, m.opts.Now()), m.width, m.tree.height)
 		main = tree + "\n" + st.Border.Render(strings.Repeat("─", m.width)) + "\n" + m.detail.View(st, m.width)
 	}
 	var b strings.Builder
 	b.WriteString(m.headerView())
 	b.WriteByte('\n')
-	b.WriteString(box(main, m.width, body))
+	b.WriteString(box(m.fit, main, m.width, body))
 	b.WriteByte('\n')
 	b.WriteString(m.statusView())
 	b.WriteByte('\n')
@@ -738,39 +737,16 @@ func (m Model) render() string {
 	return b.String()
 }
 
-// box clips or pads s to exactly w×h cells.
-func box(s string, w, h int) string { return (*fitCache)(nil).box(s, w, h) }
-
-// fitCache remembers the lines of the last frame already fitted to a
-// width. Measuring a line walks its grapheme clusters, which was most of a
-// frame's cost, and from one frame to the next almost every line is the
-// same. It is shared by the copies bubbletea makes of the model, which is
-// safe because an entry is a pure function of its key.
-type fitCache struct {
-	prev, next map[fitKey]string
-}
-
+// fitKey is a line and the width it is fitted to.
 type fitKey struct {
 	line string
 	w    int
 }
 
-// begin starts a frame: entries the last frame did not use are dropped.
-func (c *fitCache) begin() {
-	if c == nil {
-		return
-	}
-	if len(c.next) > 0 {
-		c.prev, c.next = c.next, c.prev
-	}
-	if c.next == nil {
-		c.next = map[fitKey]string{}
-	}
-	clear(c.next)
-}
-
-// box clips or pads s to exactly w×h cells.
-func (c *fitCache) box(s string, w, h int) string {
+// box clips or pads s to exactly w×h cells. Measuring a line walks its
+// grapheme clusters, which was most of a frame's cost; fitted lines are
+// remembered in c.
+func box(c *frameCache[fitKey], s string, w, h int) string {
 	lines := strings.Split(s, "\n")
 	if len(lines) > h {
 		lines = lines[:h]
@@ -779,21 +755,15 @@ func (c *fitCache) box(s string, w, h int) string {
 		lines = append(lines, "")
 	}
 	for i, l := range lines {
-		lines[i] = c.fitLine(l, w)
+		lines[i] = fitLine(c, l, w)
 	}
 	return strings.Join(lines, "\n")
 }
 
-func (c *fitCache) fitLine(l string, w int) string {
+func fitLine(c *frameCache[fitKey], l string, w int) string {
 	k := fitKey{l, w}
-	if c != nil {
-		if out, ok := c.prev[k]; ok {
-			c.next[k] = out
-			return out
-		}
-		if out, ok := c.next[k]; ok {
-			return out
-		}
+	if out, ok := c.get(k); ok {
+		return out
 	}
 	out := l
 	n := ansi.StringWidth(out)
@@ -804,9 +774,7 @@ func (c *fitCache) fitLine(l string, w int) string {
 	if n < w {
 		out += strings.Repeat(" ", w-n)
 	}
-	if c != nil && c.next != nil {
-		c.next[k] = out
-	}
+	c.put(k, out)
 	return out
 }
 

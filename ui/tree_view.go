@@ -26,6 +26,7 @@ func (t *PodTree) View(st themes.Styles, now time.Time) string {
 	cols := newColumns(t.width)
 	c := t.cache.begin(st, cols)
 	b.WriteString(c.header(st, cols))
+	styled := c.styled()
 	shown := 1
 	for i := t.top; i < len(t.lines) && shown < t.height; i++ {
 		b.WriteByte('\n')
@@ -34,10 +35,10 @@ func (t *PodTree) View(st themes.Styles, now time.Time) string {
 		if l.kind == podNode {
 			k.age = age(now, l.pod.Created)
 		}
-		out, ok := c.get(k)
+		out, ok := styled.get(k)
 		if !ok {
 			out = t.renderLine(st, cols, l, selected, now)
-			c.put(k, out)
+			styled.put(k, out)
 		}
 		b.WriteString(out)
 		shown++
@@ -60,17 +61,13 @@ type renderKey struct {
 	note     string
 }
 
-// lineCache holds the styled lines of the last frame. A frame follows every
-// message the program handles, and most change one row or none, while
-// styling a row costs tens of microseconds: with the cache a frame costs
-// what changed on screen. It is shared by the copies of the tree that
-// bubbletea's value-typed models make, which is safe because an entry is a
-// pure function of its key, the styles and the width.
+// lineCache holds the styled lines of the last frame (see frameCache),
+// valid for one set of styles and one width, and the styled header.
 type lineCache struct {
 	styles     themes.Styles
 	cols       columns
 	headerText string
-	prev, next map[renderKey]string
+	lines      frameCache[renderKey]
 }
 
 // begin starts a frame; entries survive only for the same styles and width.
@@ -80,18 +77,9 @@ func (c *lineCache) begin(st themes.Styles, cols columns) *lineCache {
 	}
 	if cols != c.cols || !reflect.DeepEqual(st, c.styles) {
 		c.styles, c.cols, c.headerText = st, cols, ""
-		c.prev, c.next = nil, nil
+		c.lines.reset()
 	}
-	// Keep what the last frame used and what this one adds: lines that
-	// scrolled away are dropped, so the cache stays a screenful.
-	// The maps are reused, not reallocated: a frame follows every message.
-	if len(c.next) > 0 {
-		c.prev, c.next = c.next, c.prev
-	}
-	if c.next == nil {
-		c.next = map[renderKey]string{}
-	}
-	clear(c.next)
+	c.lines.begin()
 	return c
 }
 
@@ -105,21 +93,12 @@ func (c *lineCache) header(st themes.Styles, cols columns) string {
 	return c.headerText
 }
 
-func (c *lineCache) get(k renderKey) (string, bool) {
+// styled returns the frame cache of styled lines (nil for no cache).
+func (c *lineCache) styled() *frameCache[renderKey] {
 	if c == nil {
-		return "", false
+		return nil
 	}
-	s, ok := c.prev[k]
-	if ok {
-		c.next[k] = s
-	}
-	return s, ok
-}
-
-func (c *lineCache) put(k renderKey, s string) {
-	if c != nil {
-		c.next[k] = s
-	}
+	return &c.lines
 }
 
 func (t *PodTree) emptyMessage() string {
