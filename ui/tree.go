@@ -461,7 +461,7 @@ func (t *PodTree) Filter(q string) tea.Cmd {
 	t.filterGen++
 	t.pending, t.touched = true, nil
 	job := t.newFilterJob(q)
-	return func() tea.Msg { return filterDoneMsg{job: job, matched: job.run()} }
+	return func() tea.Msg { return filterDoneMsg{job: job, result: job.run()} }
 }
 
 // FilterPending reports whether a typed query is still being matched.
@@ -473,14 +473,14 @@ func (t *PodTree) FinishFilter(msg filterDoneMsg) bool {
 	if msg.job.tree != t.instance || msg.job.gen != t.filterGen || !t.pending {
 		return false
 	}
-	t.finish(msg.job, msg.matched)
+	t.finish(msg.job, msg.result)
 	return true
 }
 
 // filterDoneMsg carries a filter job's result to the UI loop.
 type filterDoneMsg struct {
-	job     *filterJob
-	matched filterResult
+	job    *filterJob
+	result filterResult
 }
 
 // filterJob is what matching needs, copied on the UI loop so that the
@@ -570,19 +570,15 @@ func (j *filterJob) parallel(f func(lo, hi int) int) int {
 	return total
 }
 
-// finish applies a job's result on the UI loop. Pods deleted since the job
-// started are skipped; pods changed or added since are matched here.
+// finish applies a job's result on the UI loop. Pods changed or added since
+// the job started are matched again here (an item deleted meanwhile is
+// set too, harmlessly: nothing holds it any more).
 func (t *PodTree) finish(j *filterJob, r filterResult) {
 	t.filter, t.query, t.words, t.exact = j.filter, strings.ToLower(j.filter), j.words, r.exact
 	for i, it := range j.items {
-		switch {
-		case it.idx < 0:
-		case it.search == j.texts[i]:
-			it.matched = r.matched[i]
-		default:
-			it.matched = t.matches(it.search)
-		}
+		it.matched = r.matched[i]
 	}
+	// Pods placed since the job started (changed or new) are in touched.
 	for _, it := range t.touched {
 		if it.idx >= 0 {
 			it.matched = t.matches(it.search)
