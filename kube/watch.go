@@ -462,9 +462,7 @@ func (w *Watcher) podTransform(streaming *atomic.Bool) cache.TransformFunc {
 		if !isPod {
 			return compact(obj)
 		}
-		r := NewPodRow(p)
-		w.strs.podRow(&r)
-		c := &compactObject{kind: kindPod, name: r.Name, namespace: r.Namespace, uid: r.UID, resourceVersion: p.ResourceVersion}
+		c, r := w.podObject(p)
 		if !streaming.Load() {
 			c.row = r
 			return c, nil
@@ -475,13 +473,26 @@ func (w *Watcher) podTransform(streaming *atomic.Bool) cache.TransformFunc {
 			c.row = r // synced already: the handler hands it over
 			return c, nil
 		}
-		w.early[c.uid] = c
-		delete(w.delPods, c.uid)
-		w.pods[c.uid] = r
+		w.addEarlyLocked(c, r)
 		w.received++
-		w.dirty = true
 		return c, nil
 	}
+}
+
+// podObject is what the pod informers cache for p, and p's row.
+func (w *Watcher) podObject(p *corev1.Pod) (*compactObject, PodRow) {
+	r := NewPodRow(p)
+	w.strs.podRow(&r)
+	return &compactObject{kind: kindPod, name: r.Name, namespace: r.Namespace, uid: r.UID, resourceVersion: p.ResourceVersion}, r
+}
+
+// addEarlyLocked hands a pod's row over before the informer confirms the
+// pod (see reconcileEarly). w.mu is held.
+func (w *Watcher) addEarlyLocked(c *compactObject, r PodRow) {
+	w.early[c.uid] = c
+	delete(w.delPods, c.uid)
+	w.pods[c.uid] = r
+	w.dirty = true
 }
 
 // preview lists the first pods of a namespace while its watch starts. A
@@ -498,24 +509,20 @@ func (w *Watcher) preview(ctx context.Context, ns string, streaming *atomic.Bool
 	if err != nil || len(l.Items) == 0 {
 		return
 	}
+	objs := make([]*compactObject, len(l.Items))
 	rows := make([]PodRow, len(l.Items))
 	for i := range l.Items {
-		rows[i] = NewPodRow(&l.Items[i])
-		w.strs.podRow(&rows[i])
+		objs[i], rows[i] = w.podObject(&l.Items[i])
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.early == nil || !streaming.Load() {
 		return
 	}
-	for i, r := range rows {
-		if _, seen := w.early[r.UID]; seen {
-			continue
+	for i, c := range objs {
+		if _, seen := w.early[c.uid]; !seen {
+			w.addEarlyLocked(c, rows[i])
 		}
-		w.early[r.UID] = &compactObject{kind: kindPod, name: r.Name, namespace: r.Namespace, uid: r.UID, resourceVersion: l.Items[i].ResourceVersion}
-		delete(w.delPods, r.UID)
-		w.pods[r.UID] = r
-		w.dirty = true
 	}
 }
 
@@ -759,15 +766,14 @@ func (o *compactObject) GetObjectMeta() metav1.Object {
 	return &metav1.ObjectMeta{Name: o.name, Namespace: o.namespace, UID: o.uid, ResourceVersion: o.resourceVersion}
 }
 
-// compact is the informer transform: it runs before an object is stored, so
-// the full object is garbage as soon as its row is computed.
+// compact is the informer transform of everything but pods (those go
+// through podTransform): it runs before an object is stored, so the full
+// object is garbage as soon as its row is computed.
 func compact(obj any) (any, error) {
 	var row any
 	var meta *metav1.ObjectMeta
 	kind := kindWorkload
 	switch o := obj.(type) {
-	case *corev1.Pod:
-		row, meta, kind = NewPodRow(o), &o.ObjectMeta, kindPod
 	case *corev1.Node:
 		row, meta, kind = NewNodeRow(o), &o.ObjectMeta, kindNode
 	case *corev1.Event:
