@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -230,16 +229,7 @@ current-context: ctx
 // TestBadInputAgainstRealAPIServer: credentials the server rejects, and
 // names that are not there.
 func TestBadInputAgainstRealAPIServer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the real API server (not in -short mode)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	srv, err := kubetest.Start(ctx, kubetest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv, _ := kubetest.StartForTest(t, kubetest.Options{})
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.kubeconfig")
 	if err := srv.WriteKubeconfig(good, ""); err != nil {

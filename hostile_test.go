@@ -140,16 +140,9 @@ status:
 // lets anyone put it (event messages, status messages, node conditions)
 // and serves hostile logs through the kubelet.
 func TestHostileDataAgainstRealAPIServer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the real API server (not in -short mode)")
-	}
+	srv, _ := kubetest.StartForTest(t, kubetest.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	srv, err := kubetest.Start(ctx, kubetest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
 	c := srv.Client()
 	const ns, node = "hostile", "hostile-node"
 	if _, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {

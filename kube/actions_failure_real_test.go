@@ -32,7 +32,7 @@ const (
 // user saw it. Each ends with a message saying what was and was not done,
 // and the session log records it.
 func TestActionsUnderFailure(t *testing.T) {
-	srv := startRealServer(t)
+	srv, _ := kubetest.StartForTest(t, kubetest.Options{})
 	ctx := realTimeout(t, 60*time.Second)
 	createNamespace(t, srv, afNS)
 	if _, err := srv.CreateNode(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: afNode}}); err != nil {

@@ -30,15 +30,8 @@ const faultsNS = "faults"
 // watch and slows it down, checking that the watcher says so, recovers on
 // its own and keeps the table exactly as the server has it.
 func TestWatchUnderAPIServerFaults(t *testing.T) {
-	srv := startRealServer(t)
+	srv, _ := kubetest.StartForTest(t, kubetest.Options{}, "crashloop-exit-1")
 	ctx := realTimeout(t, 60*time.Second)
-	sc, err := kube.LoadScenario(filepath.Join("..", "testdata", "scenarios", "crashloop-exit-1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := srv.ApplyScenario(ctx, sc); err != nil {
-		t.Fatal(err)
-	}
 	createNamespace(t, srv, faultsNS)
 	for _, name := range []string{"steady-a", "steady-b", "doomed"} {
 		if _, err := srv.Client().CoreV1().Pods(faultsNS).Create(ctx, simplePod(faultsNS, name), metav1.CreateOptions{}); err != nil {

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/kubetest"
 )
 
 // TestWatchEventFlood creates 10,000 Warning events in a burst: the watcher
@@ -22,7 +23,7 @@ func TestWatchEventFlood(t *testing.T) {
 		total   = 10_000
 		workers = 16
 	)
-	srv := startRealServer(t)
+	srv, _ := kubetest.StartForTest(t, kubetest.Options{})
 	ctx := realTimeout(t, 90*time.Second)
 	createNamespace(t, srv, ns)
 	victim, err := srv.Client().CoreV1().Pods(ns).Create(ctx, simplePod(ns, "victim"), metav1.CreateOptions{})

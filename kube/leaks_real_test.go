@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/kubetest"
 )
 
 // TestNoLeaksAgainstRealAPIServer starts and stops 50 watches, switching
@@ -18,7 +19,7 @@ import (
 // were.
 func TestNoLeaksAgainstRealAPIServer(t *testing.T) {
 	const cycles = 50
-	srv := startRealServer(t)
+	srv, _ := kubetest.StartForTest(t, kubetest.Options{})
 	ctx := realTimeout(t, 90*time.Second)
 	for _, ns := range []string{"leak-a", "leak-b"} {
 		createNamespace(t, srv, ns)

@@ -2,7 +2,6 @@ package kube_test
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,15 +25,9 @@ const (
 // may read only part of the cluster: what they cannot read is reported as
 // forbidden, with a sentence saying so, never as absent.
 func TestPermissionsAgainstRealAPIServer(t *testing.T) {
-	srv := startRealServer(t, nsReader, podsOnly)
+	srv, applied := kubetest.StartForTest(t, withUsers(nsReader, podsOnly), "crashloop-exit-1")
+	sc := applied[0]
 	ctx := realTimeout(t, 60*time.Second)
-	sc, err := kube.LoadScenario(filepath.Join("..", "testdata", "scenarios", "crashloop-exit-1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := srv.ApplyScenario(ctx, sc); err != nil {
-		t.Fatal(err)
-	}
 	ns := sc.Target.Namespace
 	grant(t, srv, ns, nsReader, []string{"pods", "pods/log", "events"})
 	grant(t, srv, ns, podsOnly, []string{"pods"})

@@ -20,25 +20,13 @@ import (
 	"github.com/kdoctor-dev/kdoctor/kube/kubetest"
 )
 
-// startRealServer starts one real API server for a whole test file's
-// subtests; it skips in -short mode.
-func startRealServer(t *testing.T, users ...string) *kubetest.Server {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("needs the real API server (not in -short mode)")
-	}
+// withUsers is the server options that create these restricted users.
+func withUsers(users ...string) kubetest.Options {
 	opts := kubetest.Options{}
 	for _, u := range users {
 		opts.Users = append(opts.Users, kubetest.User{Name: u})
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	srv, err := kubetest.Start(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	return srv
+	return opts
 }
 
 // connectAs connects as user ("" for the admin) the way kdoctor does:
