@@ -101,6 +101,8 @@ type Finding struct {
 	Container string `json:"container,omitempty"`
 	// Step is the step that produced the finding.
 	Step StepName `json:"step"`
+	// Short names the cause in a few words, for the tree's one-line cause.
+	Short string `json:"-"`
 }
 
 // RootCause is the short form of the first finding.

@@ -101,6 +101,7 @@ func (r *rule) finding(w *walk, h hit) Finding {
 		Evidence:    h.Evidence,
 		Container:   h.Container,
 		Step:        r.Step,
+		Short:       shortText(r.ID, vars),
 	}
 	if h.Severity != nil {
 		f.Severity = *h.Severity

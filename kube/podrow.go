@@ -40,7 +40,14 @@ type PodRow struct {
 	Restarts     int32
 	Created      time.Time
 	Health       Health
-	// Cause is a one-line probable cause for unhealthy pods ("ImagePullBackOff · tag not found").
+	// Rule is the diagnosis rule that judged the pod (diag.Classify): the
+	// same root cause the diagnosis pane names; empty for a quiet pod.
+	Rule string
+	// NodeJudged: the pod is quiet and Rule, Health and Cause are its
+	// node's verdict (see OnNode).
+	NodeJudged bool
+	// Cause is a one-line probable cause for unhealthy pods: the status
+	// word and the rule's short name ("CrashLoopBackOff · OOMKilled ×4").
 	Cause      string
 	Containers []ContainerRow
 }
@@ -54,8 +61,12 @@ type ContainerRow struct {
 	Restarts int32
 }
 
-// NewPodRow condenses a pod into a row.
-func NewPodRow(p *corev1.Pod) PodRow {
+// NewPodRow condenses a pod into a row judged on the pod alone; the watch
+// uses JudgePod with the node and events it holds.
+func NewPodRow(p *corev1.Pod) PodRow { return JudgePod(p, RowFacts{}) }
+
+// podRow condenses a pod into a row, healthy until judged.
+func podRow(p *corev1.Pod) PodRow {
 	r := PodRow{
 		UID: p.UID, Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName,
 		Created: p.CreationTimestamp.Time,
@@ -72,7 +83,6 @@ func NewPodRow(p *corev1.Pod) PodRow {
 		r.Restarts += cs.RestartCount
 	}
 	r.Status = PodStatus(p)
-	r.Health, r.Cause = podHealth(p, r.Status)
 	for _, c := range p.Spec.InitContainers {
 		r.Containers = append(r.Containers, containerRow(c.Name, true, p.Status.InitContainerStatuses))
 	}
@@ -225,133 +235,4 @@ func isRestartableInit(p *corev1.Pod, name string) bool {
 		}
 	}
 	return false
-}
-
-// podHealth classifies the pod and gives the one-line cause shown in its row.
-// It is deliberately shallow (the row must stay cheap to compute on every
-// watch event); the diagnosis pane does the real walk.
-func podHealth(p *corev1.Pod, status string) (Health, string) {
-	if p.DeletionTimestamp != nil {
-		if len(p.Finalizers) > 0 {
-			return Warning, "Terminating · finalizer " + p.Finalizers[0]
-		}
-		return Warning, "Terminating"
-	}
-	switch p.Status.Phase {
-	case corev1.PodSucceeded:
-		return Healthy, ""
-	case corev1.PodFailed:
-		if p.Status.Reason == "Evicted" {
-			return Failing, "Evicted · " + evictedResource(p.Status.Message)
-		}
-		return Failing, status
-	case corev1.PodUnknown:
-		return Failing, "Unknown · node lost"
-	case corev1.PodPending:
-		for _, c := range p.Status.Conditions {
-			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
-				return Failing, "Unschedulable · " + shortSchedMessage(c.Message)
-			}
-		}
-	}
-	worst, cause := Healthy, ""
-	consider := func(cs corev1.ContainerStatus, init bool) {
-		h, c := containerHealth(cs, init)
-		if h > worst {
-			worst, cause = h, c
-		}
-	}
-	for _, cs := range p.Status.InitContainerStatuses {
-		consider(cs, true)
-	}
-	for _, cs := range p.Status.ContainerStatuses {
-		consider(cs, false)
-	}
-	if worst == Healthy && p.Status.Phase == corev1.PodRunning {
-		for _, c := range p.Status.Conditions {
-			if c.Type == corev1.PodReady && c.Status != corev1.ConditionTrue {
-				return Warning, "NotReady · readiness failing"
-			}
-		}
-	}
-	if worst == Healthy && p.Status.Phase == corev1.PodPending {
-		return Pending, ""
-	}
-	return worst, cause
-}
-
-func containerHealth(cs corev1.ContainerStatus, init bool) (Health, string) {
-	prefix := ""
-	if init {
-		prefix = "init " + cs.Name + " · "
-	}
-	last := cs.LastTerminationState.Terminated
-	switch {
-	case cs.State.Waiting != nil:
-		w := cs.State.Waiting
-		switch w.Reason {
-		case "", "ContainerCreating", "PodInitializing":
-			return Pending, ""
-		case "CrashLoopBackOff":
-			if last != nil {
-				if last.Reason == "OOMKilled" {
-					return Failing, fmt.Sprintf("%sOOMKilled ×%d", prefix, cs.RestartCount)
-				}
-				return Failing, fmt.Sprintf("%sCrashLoopBackOff · exit %d", prefix, last.ExitCode)
-			}
-			return Failing, prefix + "CrashLoopBackOff"
-		case "ErrImagePull", "ImagePullBackOff":
-			return Failing, prefix + w.Reason + " · " + pullHint(w.Message)
-		default:
-			return Failing, prefix + w.Reason
-		}
-	case cs.State.Terminated != nil:
-		t := cs.State.Terminated
-		if t.ExitCode == 0 {
-			return Healthy, ""
-		}
-		return Failing, fmt.Sprintf("%s%s · exit %d", prefix, t.Reason, t.ExitCode)
-	case cs.State.Running != nil && cs.RestartCount > 0 && last != nil && !init:
-		if last.Reason == "OOMKilled" {
-			return Warning, fmt.Sprintf("restarting · OOMKilled ×%d", cs.RestartCount)
-		}
-		return Warning, fmt.Sprintf("restarting · exit %d ×%d", last.ExitCode, cs.RestartCount)
-	}
-	return Healthy, ""
-}
-
-func pullHint(msg string) string {
-	m := strings.ToLower(msg)
-	switch {
-	case strings.Contains(m, "unauthorized") || strings.Contains(m, "denied") || strings.Contains(m, "authentication required") || strings.Contains(m, "403"):
-		return "access denied"
-	case strings.Contains(m, "not found") || strings.Contains(m, "manifest unknown"):
-		return "tag not found"
-	case strings.Contains(m, "dial tcp") || strings.Contains(m, "no such host") || strings.Contains(m, "timeout"):
-		return "registry unreachable"
-	case msg == "":
-		return "pulling"
-	}
-	return "pull failed"
-}
-
-func evictedResource(msg string) string {
-	const p = "low on resource: "
-	if i := strings.Index(msg, p); i >= 0 {
-		rest := msg[i+len(p):]
-		if j := strings.IndexAny(rest, ". ,"); j > 0 {
-			return "low " + rest[:j]
-		}
-	}
-	return "evicted"
-}
-
-func shortSchedMessage(msg string) string {
-	if i := strings.Index(msg, " preemption:"); i > 0 {
-		msg = msg[:i]
-	}
-	if i := strings.Index(msg, ": "); i > 0 && strings.Contains(msg[:i], "nodes are available") {
-		msg = msg[i+2:]
-	}
-	return strings.TrimSuffix(strings.TrimSpace(msg), ".")
 }

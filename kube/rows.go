@@ -8,6 +8,8 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kdoctor-dev/kdoctor/diag"
 )
 
 // NodeRow is the compact form of a node: what the group-by-node view and the
@@ -21,11 +23,19 @@ type NodeRow struct {
 	// PIDPressure, NetworkUnavailable).
 	Pressures []string
 	Health    Health
+	// QuietRule, QuietHealth and QuietShort are the diagnosis rules' verdict
+	// on a quiet pod on this node (diag.NodeVerdict), which the tree shows
+	// for such pods (see PodRow.OnNode); QuietRule is "ok" for a sound node.
+	QuietRule   string
+	QuietHealth Health
+	QuietShort  string
 }
 
 // NewNodeRow condenses a node.
 func NewNodeRow(n *corev1.Node) NodeRow {
 	r := NodeRow{Name: n.Name, Ready: corev1.ConditionUnknown, Unschedulable: n.Spec.Unschedulable}
+	v := diag.NodeVerdict(n, time.Now())
+	r.QuietRule, r.QuietHealth, r.QuietShort = v.Rule, severityHealth(v), v.Short
 	for _, c := range n.Status.Conditions {
 		switch c.Type {
 		case corev1.NodeReady:

@@ -137,6 +137,8 @@ type Watcher struct {
 	early map[types.UID]*compactObject
 	// strs shares the pods' repeated strings.
 	strs interner
+	// judge holds what judging a pod again needs (see JudgePod).
+	judge *judge
 	// streamingNS counts the pod informers still streaming their
 	// initial list; batches are spaced while it is above zero.
 	streamingNS atomic.Int32
@@ -154,6 +156,7 @@ func Watch(ctx context.Context, client kubernetes.Interface, scope Scope, opts W
 		wls: map[types.UID]WorkloadRow{}, delWls: map[types.UID]struct{}{},
 		events: map[types.UID]EventRow{}, resources: map[string]ResourceState{},
 		client: client, early: map[types.UID]*compactObject{},
+		judge: newJudge(opts.Nodes, opts.Events),
 	}
 	namespaces := scope.Namespaces
 	if len(namespaces) == 0 {
@@ -237,7 +240,7 @@ func Watch(ctx context.Context, client kubernetes.Interface, scope Scope, opts W
 	}
 	if opts.Nodes {
 		w.resources[ResNodes] = ResourceState{Resource: ResNodes, State: Syncing}
-		nf := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(compact))
+		nf := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(w.nodeTransform))
 		informer(nf, ResNodes, &corev1.Node{}, reportingListWatch(w, ctx, ResNodes, client.CoreV1().Nodes(), nil), nil)
 		factories = append(factories, nf)
 	}
@@ -439,11 +442,13 @@ func (w *Watcher) remove(obj any) {
 		if w.early != nil {
 			delete(w.early, c.uid)
 		}
+		w.judge.forget(c.uid, c.namespace, c.name)
 		delete(w.pods, c.uid)
 		w.delPods[c.uid] = struct{}{}
 	case kindNode:
 		delete(w.nodes, c.name)
 		w.delNodes[c.name] = struct{}{}
+		w.handOverLocked(w.judge.node(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: c.name}}, true))
 	case kindWorkload:
 		delete(w.wls, c.uid)
 		w.delWls[c.uid] = struct{}{}
@@ -460,6 +465,9 @@ func (w *Watcher) podTransform(streaming *atomic.Bool) cache.TransformFunc {
 	return func(obj any) (any, error) {
 		p, isPod := obj.(*corev1.Pod)
 		if !isPod {
+			if e, ok := obj.(*corev1.Event); ok {
+				w.handOver(w.judge.event(e))
+			}
 			return compact(obj)
 		}
 		c, r := w.podObject(p)
@@ -479,9 +487,39 @@ func (w *Watcher) podTransform(streaming *atomic.Bool) cache.TransformFunc {
 	}
 }
 
+// nodeTransform compacts a node, and judges again the pods on it when what
+// the rules read of it changed.
+func (w *Watcher) nodeTransform(obj any) (any, error) {
+	if n, ok := obj.(*corev1.Node); ok {
+		w.handOver(w.judge.node(n, false))
+	}
+	return compact(obj)
+}
+
+// handOver queues pod rows judged again after a node or event changed.
+func (w *Watcher) handOver(rows []PodRow) {
+	if len(rows) == 0 {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.handOverLocked(rows)
+}
+
+func (w *Watcher) handOverLocked(rows []PodRow) {
+	for _, r := range rows {
+		if w.judge.deleted(r.UID) {
+			continue // deleted meanwhile
+		}
+		w.strs.podRow(&r)
+		w.pods[r.UID] = r
+		w.dirty = true
+	}
+}
+
 // podObject is what the pod informers cache for p, and p's row.
 func (w *Watcher) podObject(p *corev1.Pod) (*compactObject, PodRow) {
-	r := NewPodRow(p)
+	r := w.judge.row(p)
 	w.strs.podRow(&r)
 	return &compactObject{kind: kindPod, name: r.Name, namespace: r.Namespace, uid: r.UID, resourceVersion: p.ResourceVersion}, r
 }

@@ -213,10 +213,43 @@ func NewPodTree() PodTree {
 // lines are repointed, and a batch costs what it holds, not the cluster size.
 func (t *PodTree) Apply(b kube.Batch) {
 	structural := false
+	// Nodes first: a quiet pod shows its node's verdict (PodRow.OnNode).
+	var rejudged map[string]bool
+	noteNode := func(name string, changed bool) {
+		if changed {
+			if rejudged == nil {
+				rejudged = map[string]bool{}
+			}
+			rejudged[name] = true
+		}
+	}
+	for _, n := range b.Nodes {
+		old, had := t.nodes[n.Name]
+		t.nodes[n.Name] = n
+		noteNode(n.Name, !had || old.QuietRule != n.QuietRule || old.QuietHealth != n.QuietHealth || old.QuietShort != n.QuietShort)
+	}
+	for _, n := range b.DeletedNodes {
+		_, had := t.nodes[n]
+		delete(t.nodes, n)
+		noteNode(n, had)
+	}
 	for i := range b.Pods {
-		r := b.Pods[i]
+		n, known := t.nodes[b.Pods[i].Node]
+		r := b.Pods[i].OnNode(n, known)
 		if t.place(&r) {
 			structural = true
+		}
+	}
+	if rejudged != nil {
+		for _, it := range t.items {
+			if old := it.row; rejudged[old.Node] && (old.Rule == "" || old.NodeJudged) {
+				n, known := t.nodes[old.Node]
+				if r := old.OnNode(n, known); r.Rule != old.Rule || r.Cause != old.Cause {
+					if t.place(&r) {
+						structural = true
+					}
+				}
+			}
 		}
 	}
 	for _, uid := range b.DeletedPods {
@@ -232,12 +265,6 @@ func (t *PodTree) Apply(b kube.Batch) {
 	}
 	for _, uid := range b.DeletedWorkloads {
 		delete(t.workloads, uid)
-	}
-	for _, n := range b.Nodes {
-		t.nodes[n.Name] = n
-	}
-	for _, n := range b.DeletedNodes {
-		delete(t.nodes, n)
 	}
 	for _, e := range b.Events {
 		if e.Reason == "FailedCreate" {

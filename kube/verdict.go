@@ -1,0 +1,330 @@
+package kube
+
+import (
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kdoctor-dev/kdoctor/diag"
+)
+
+// RowFacts are what the watch holds about a pod beyond the pod itself: its
+// node and the Warning events about it. Either may be unknown (the watch
+// does not cover nodes or events, or is not allowed to).
+type RowFacts struct {
+	Node   diag.Ref[corev1.Node]
+	Events diag.List[corev1.Event]
+	Now    time.Time
+}
+
+// JudgePod makes p's row and judges its health and one-line cause with the
+// diagnosis rules (diag.Classify), so the tree and the diagnosis pane never
+// disagree: the tree only sees less (no logs). A quiet pod is healthy
+// without a walk, which keeps a big healthy cluster cheap.
+func JudgePod(p *corev1.Pod, rf RowFacts) PodRow {
+	r := podRow(p)
+	if diag.Quiet(p) {
+		return r
+	}
+	ns, name := p.Namespace, p.Name
+	f := diag.Facts{
+		Target: diag.Target{Kind: "pod", Namespace: ns, Name: name},
+		Now:    rf.Now, Pod: p, Node: rf.Node, Events: rf.Events,
+	}
+	if f.Now.IsZero() {
+		f.Now = time.Now()
+	}
+	if p.Spec.NodeName == "" {
+		f.Node = diag.Ref[corev1.Node]{}
+	} else if f.Node.Name == "" {
+		f.Node.Name = p.Spec.NodeName
+	}
+	r.Rule, r.Health, r.Cause = verdictRow(p, diag.Classify(&f), r.Status)
+	return r
+}
+
+// verdictRow turns a verdict into the row's health and STATUS / PROBABLE
+// CAUSE text: the kubectl status word people know, then the rule's name
+// for the cause.
+func verdictRow(p *corev1.Pod, v diag.Verdict, status string) (string, Health, string) {
+	switch v.Rule {
+	case diag.RuleOK:
+		if p.Status.Phase == corev1.PodPending {
+			return v.Rule, Pending, ""
+		}
+		return v.Rule, Healthy, ""
+	case diag.RuleNone:
+		// Nothing explains it yet. A pod still starting with no warning
+		// about it is simply pending; anything else shows its status.
+		if p.Status.Phase == corev1.PodPending && p.DeletionTimestamp == nil && startingOnly(p) {
+			return "", Pending, ""
+		}
+		return v.Rule, Warning, status
+	}
+	h := severityHealth(v)
+	if v.Short == "" || strings.EqualFold(v.Short, status) {
+		return v.Rule, h, status
+	}
+	return v.Rule, h, status + " · " + v.Short
+}
+
+// severityHealth is how a verdict's severity shows in the tree.
+func severityHealth(v diag.Verdict) Health {
+	switch {
+	case v.Rule == diag.RuleOK || v.Severity == diag.Info:
+		return Healthy
+	case v.Severity == diag.Warning:
+		return Warning
+	}
+	return Failing
+}
+
+// OnNode is the row as the tree shows it on node n (known false when the
+// tree has no row for the node): a quiet pod takes its node's verdict, as
+// the diagnosis would give it. Rows the rules judged are returned as they
+// are; a quiet row that took an earlier verdict of its node is reset first.
+func (r PodRow) OnNode(n NodeRow, known bool) PodRow {
+	if r.Rule != "" && !r.NodeJudged {
+		return r
+	}
+	if r.NodeJudged {
+		r.Rule, r.Health, r.Cause, r.NodeJudged = "", Healthy, "", false
+	}
+	if !known || n.QuietRule == "" || n.QuietRule == diag.RuleOK || n.QuietHealth == Healthy {
+		return r
+	}
+	r.Rule, r.Health, r.NodeJudged = n.QuietRule, n.QuietHealth, true
+	r.Cause = r.Status
+	if n.QuietShort != "" {
+		r.Cause += " · " + n.QuietShort
+	}
+	return r
+}
+
+// startingOnly: every container not yet running is still being created.
+func startingOnly(p *corev1.Pod) bool {
+	for _, ss := range [][]corev1.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses} {
+		for _, cs := range ss {
+			if w := cs.State.Waiting; w != nil && w.Reason != "" && w.Reason != "ContainerCreating" && w.Reason != "PodInitializing" {
+				return false
+			}
+			if t := cs.State.Terminated; t != nil && t.ExitCode != 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Limits of what the judge keeps, so that an event flood or a cluster of
+// broken pods cannot grow it without bound.
+const (
+	judgeEventsPerPod = 8
+	judgeEventPods    = 50_000
+	judgeForgotten    = 1024
+)
+
+// judge keeps what a later change needs to judge a pod again: the pods the
+// rules found a problem with (stripped of what no rule reads), the nodes'
+// conditions, and the Warning events per pod. A healthy pod is not kept, so
+// a big healthy cluster costs nothing here. Its own lock is taken after the
+// watcher's, never before.
+type judge struct {
+	mu       sync.Mutex
+	nodes    map[string]*corev1.Node
+	nodeKeys map[string]string
+	// gone names nodes the watch saw deleted: their pods' node is NotFound.
+	gone   map[string]bool
+	events map[string][]corev1.Event // by namespace/pod name
+	pods   map[types.UID]*corev1.Pod
+	// forgotten are the latest deleted pods, so that a row judged again
+	// just before its pod was deleted is not handed over after it.
+	forgotten     map[types.UID]struct{}
+	forgottenRing []types.UID
+	eventsOn      bool
+	nodesOn       bool
+	emptyList     diag.List[corev1.Event]
+}
+
+func newJudge(nodes, events bool) *judge {
+	return &judge{
+		nodes: map[string]*corev1.Node{}, nodeKeys: map[string]string{}, gone: map[string]bool{},
+		events: map[string][]corev1.Event{}, pods: map[types.UID]*corev1.Pod{},
+		forgotten: map[types.UID]struct{}{}, forgottenRing: make([]types.UID, 0, judgeForgotten),
+		nodesOn: nodes, eventsOn: events,
+	}
+}
+
+// row judges p and remembers it when it is not healthy.
+func (j *judge) row(p *corev1.Pod) PodRow {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.rowLocked(p)
+}
+
+func (j *judge) rowLocked(p *corev1.Pod) PodRow {
+	r := JudgePod(p, j.factsLocked(p))
+	if r.Health == Healthy {
+		delete(j.pods, p.UID)
+	} else if j.pods[p.UID] != p {
+		j.pods[p.UID] = stripPod(p)
+	}
+	return r
+}
+
+func (j *judge) factsLocked(p *corev1.Pod) RowFacts {
+	rf := RowFacts{Now: time.Now()}
+	if n := p.Spec.NodeName; n != "" && j.nodesOn {
+		switch {
+		case j.nodes[n] != nil:
+			rf.Node = diag.FoundRef(n, j.nodes[n])
+		case j.gone[n]:
+			rf.Node = diag.Ref[corev1.Node]{Name: n, State: diag.NotFound}
+		}
+	}
+	if j.eventsOn {
+		rf.Events = diag.List[corev1.Event]{State: diag.Found, Items: j.events[p.Namespace+"/"+p.Name]}
+	}
+	return rf
+}
+
+// forget drops a deleted pod.
+func (j *judge) forget(uid types.UID, namespace, name string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	delete(j.pods, uid)
+	delete(j.events, namespace+"/"+name)
+	if len(j.forgottenRing) == judgeForgotten {
+		delete(j.forgotten, j.forgottenRing[0])
+		j.forgottenRing = append(j.forgottenRing[:0], j.forgottenRing[1:]...)
+	}
+	j.forgottenRing = append(j.forgottenRing, uid)
+	j.forgotten[uid] = struct{}{}
+}
+
+// deleted reports whether the pod was deleted lately, so a row judged
+// again is not handed over for a deleted pod.
+func (j *judge) deleted(uid types.UID) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	_, gone := j.forgotten[uid]
+	return gone
+}
+
+// node records a node's state and judges again the kept pods on it when
+// what the rules read of it changed (not its heartbeats).
+func (j *judge) node(n *corev1.Node, deleted bool) []PodRow {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if deleted {
+		delete(j.nodes, n.Name)
+		delete(j.nodeKeys, n.Name)
+		j.gone[n.Name] = true
+		return j.rejudgeLocked(func(p *corev1.Pod) bool { return p.Spec.NodeName == n.Name })
+	}
+	delete(j.gone, n.Name)
+	key := nodeKey(n)
+	old, had := j.nodeKeys[n.Name]
+	j.nodes[n.Name], j.nodeKeys[n.Name] = stripNode(n), key
+	if had && old == key {
+		return nil
+	}
+	return j.rejudgeLocked(func(p *corev1.Pod) bool { return p.Spec.NodeName == n.Name })
+}
+
+// event records a Warning event about a pod and judges that pod again.
+func (j *judge) event(e *corev1.Event) []PodRow {
+	if e.Type != corev1.EventTypeWarning || e.InvolvedObject.Kind != "Pod" {
+		return nil
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	key := e.InvolvedObject.Namespace + "/" + e.InvolvedObject.Name
+	evs, ok := j.events[key]
+	if !ok && len(j.events) >= judgeEventPods {
+		return nil
+	}
+	ev := stripEvent(e)
+	replaced := false
+	for i := range evs {
+		if evs[i].UID == ev.UID {
+			evs[i], replaced = ev, true
+		}
+	}
+	if !replaced {
+		evs = append(evs, ev)
+	}
+	if len(evs) > judgeEventsPerPod {
+		sort.SliceStable(evs, func(a, b int) bool { return eventTime(&evs[a]).After(eventTime(&evs[b])) })
+		evs = evs[:judgeEventsPerPod]
+	}
+	j.events[key] = evs
+	return j.rejudgeLocked(func(p *corev1.Pod) bool {
+		return p.Namespace == e.InvolvedObject.Namespace && p.Name == e.InvolvedObject.Name
+	})
+}
+
+func (j *judge) rejudgeLocked(match func(*corev1.Pod) bool) []PodRow {
+	var out []PodRow
+	for _, p := range j.pods {
+		if match(p) {
+			out = append(out, j.rowLocked(p))
+		}
+	}
+	return out
+}
+
+func eventTime(e *corev1.Event) time.Time {
+	switch {
+	case e.Series != nil && !e.Series.LastObservedTime.IsZero():
+		return e.Series.LastObservedTime.Time
+	case !e.LastTimestamp.IsZero():
+		return e.LastTimestamp.Time
+	case !e.EventTime.IsZero():
+		return e.EventTime.Time
+	}
+	return e.CreationTimestamp.Time
+}
+
+// nodeKey is what the rules read of a node, without its heartbeats.
+func nodeKey(n *corev1.Node) string {
+	var b strings.Builder
+	if n.Spec.Unschedulable {
+		b.WriteString("unschedulable;")
+	}
+	for _, t := range n.Spec.Taints {
+		b.WriteString(t.Key + "=" + t.Value + ":" + string(t.Effect) + ";")
+	}
+	for _, c := range n.Status.Conditions {
+		b.WriteString(string(c.Type) + "=" + string(c.Status) + "/" + c.Reason + "/" + c.Message + ";")
+	}
+	return b.String()
+}
+
+// stripPod keeps what the rules read of a pod; managed fields and
+// annotations are most of a pod's size and no rule reads them.
+func stripPod(p *corev1.Pod) *corev1.Pod {
+	c := p.DeepCopy()
+	c.ManagedFields, c.Annotations = nil, nil
+	return c
+}
+
+func stripNode(n *corev1.Node) *corev1.Node {
+	c := &corev1.Node{}
+	c.Name, c.UID, c.Labels = n.Name, n.UID, n.Labels
+	c.Spec.Unschedulable, c.Spec.Taints = n.Spec.Unschedulable, n.Spec.Taints
+	c.Status.Conditions = n.Status.Conditions
+	c.Status.Allocatable, c.Status.Capacity = n.Status.Allocatable, n.Status.Capacity
+	c.Status.NodeInfo = n.Status.NodeInfo
+	return c
+}
+
+func stripEvent(e *corev1.Event) corev1.Event {
+	c := *e
+	c.ManagedFields, c.Annotations, c.Labels = nil, nil, nil
+	return c
+}
