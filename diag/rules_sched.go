@@ -456,6 +456,9 @@ func (w *walk) insufficientVars(h *hit, text string, pinned []string) {
 			if len(pinned) > 0 && !containsString(pinned, node.Name) {
 				continue // a pinned pod can only use its own node(s)
 			}
+			if !matchesNodeSelector(node.Labels, w.pod.Spec.NodeSelector) {
+				continue // nodes its nodeSelector rules out are no yardstick
+			}
 			if q, ok := node.Status.Allocatable[rn]; ok && q.Cmp(largest) > 0 {
 				largest, largestNode = q.DeepCopy(), node.Name
 			}
@@ -600,4 +603,14 @@ func humanQuantity(name corev1.ResourceName, q resource.Quantity) string {
 		return strconv.FormatFloat(b/(1<<20), 'f', 0, 64) + "Mi"
 	}
 	return q.String()
+}
+
+// matchesNodeSelector reports whether node labels satisfy a nodeSelector.
+func matchesNodeSelector(labels, selector map[string]string) bool {
+	for k, v := range selector {
+		if got, ok := labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
 }
