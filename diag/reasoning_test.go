@@ -176,3 +176,57 @@ func diagnoseWorkloadYAML(t *testing.T, y, kind, name string) *diag.Diagnosis {
 	}
 	return diag.Diagnose(&f)
 }
+
+// TestOlderCauseOnlyBehindGenericEvents: an old explaining event counts
+// only while the pod is still being created and nothing but generic
+// retries followed it.
+func TestOlderCauseOnlyBehindGenericEvents(t *testing.T) {
+	creating := "    state: {waiting: {reason: ContainerCreating}}\n    restartCount: 1\n    lastState: {terminated: {exitCode: 255, reason: Unknown, finishedAt: \"2026-11-20T07:50:00Z\"}}\n"
+	sandbox := "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to create network namespace for sandbox \"e4\": failed to start noop process for unshare: fork/exec /proc/self/exe: no space left on device"
+	tests := []struct {
+		name, status, events string
+		want                 bool
+	}{
+		{"old cause, then only SandboxChanged", creating,
+			event("FailedCreatePodSandBox", "Warning", sandbox, "", "2026-11-20T07:55:00Z", 25) +
+				event("SandboxChanged", "Normal", "Pod sandbox changed, it will be killed and re-created.", "", "2026-11-20T09:59:00Z", 40), true},
+		{"old cause, then another failure", creating,
+			event("FailedCreatePodSandBox", "Warning", sandbox, "", "2026-11-20T07:55:00Z", 25) +
+				event("FailedMount", "Warning", "MountVolume.SetUp failed for volume \"data\" : rpc error: code = DeadlineExceeded desc = context deadline exceeded", "", "2026-11-20T09:59:00Z", 3), false},
+		{"old cause, pod running again", "    state: {running: {startedAt: \"2026-11-20T08:30:00Z\"}}\n    ready: true\n    restartCount: 1\n",
+			event("FailedCreatePodSandBox", "Warning", sandbox, "", "2026-11-20T07:55:00Z", 25) +
+				event("Started", "Normal", "Started container app", "spec.containers{app}", "2026-11-20T08:30:00Z", 1), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := diagnoseYAML(t, podYAML(tt.status)+tt.events, nil)
+			if d.Has("sandbox.disk") != tt.want {
+				t.Fatalf("sandbox.disk found %v, want %v; findings %v", d.Has("sandbox.disk"), tt.want, ruleIDs(d))
+			}
+			if tt.want && !strings.Contains(strings.Join(d.Findings[0].Evidence, "\n"), "is older: last seen 125m ago") {
+				t.Errorf("the finding does not say how old the cause is: %v", d.Findings[0].Evidence)
+			}
+		})
+	}
+}
+
+// TestHealthyPodWithRecentWarningsIsOK: warnings a Running, Ready pod got
+// past are history, not `none`; the same warnings on a pod that is not
+// ready still count.
+func TestHealthyPodWithRecentWarningsIsOK(t *testing.T) {
+	warn := event("FailedScheduling", "Warning", "0/3 nodes are available: 3 Insufficient cpu.", "", "2026-11-20T09:30:00Z", 4)
+	ready := "    state: {running: {startedAt: \"2026-11-20T09:35:00Z\"}}\n    ready: true\n  conditions:\n  - {type: Ready, status: \"True\"}\n"
+	y := strings.Replace(podYAML(ready), "phase: Pending", "phase: Running", 1) + warn
+	d := diagnoseYAML(t, y, nil)
+	if d.RootCause.Rule != "ok" {
+		t.Fatalf("root cause %s, want ok; findings %v", d.RootCause.Rule, ruleIDs(d))
+	}
+	if !strings.Contains(strings.Join(d.Findings[0].Evidence, "\n"), "history (resolved") {
+		t.Errorf("the ok finding does not show the history: %v", d.Findings[0].Evidence)
+	}
+	notReady := "    state: {running: {startedAt: \"2026-11-20T09:35:00Z\"}}\n    ready: false\n  conditions:\n  - {type: Ready, status: \"False\"}\n"
+	y = strings.Replace(podYAML(notReady), "phase: Pending", "phase: Running", 1) + warn
+	if d := diagnoseYAML(t, y, nil); d.RootCause.Rule == "ok" {
+		t.Errorf("a pod that is not ready is ok; findings %v", ruleIDs(d))
+	}
+}

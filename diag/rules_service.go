@@ -197,7 +197,11 @@ func (w *walk) rolloutChain(wl *Workload, h hit) hit {
 	}
 	if oldPod && w.podHealthyNow() {
 		h.Severity = sev(Info)
-		h.Vars["Detail"] = "This pod is Running and Ready: it belongs to an older ReplicaSet (" + w.f.Owners[0].Name + ") and keeps serving while the new one fails. " + h.Vars["Detail"]
+		older := "an older ReplicaSet"
+		if len(w.f.Owners) > 0 && w.f.Owners[0].Kind == "ReplicaSet" {
+			older += " (" + w.f.Owners[0].Name + ")"
+		}
+		h.Vars["Detail"] = "This pod is Running and Ready: it belongs to " + older + " and keeps serving while the new one fails. " + h.Vars["Detail"]
 	}
 	return h
 }
