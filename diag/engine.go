@@ -38,10 +38,11 @@ func Diagnose(f *Facts) *Diagnosis {
 				if !contains(step.Findings, r.ID) {
 					step.Findings = append(step.Findings, r.ID)
 				}
+				// Context (info) is not a problem of the step.
+				if f.Severity > Info {
+					step.Status = StatusProblem
+				}
 			}
-		}
-		if len(step.Findings) > 0 {
-			step.Status = StatusProblem
 		}
 		d.Steps = append(d.Steps, step)
 	}
@@ -92,6 +93,11 @@ func Diagnose(f *Facts) *Diagnosis {
 		}
 	}
 
+	// A healthy pod whose findings are all context (its Deployment's stuck
+	// rollout) is ok; the context follows the verdict.
+	if len(d.Findings) > 0 && w.f.Workload == nil && w.podHealthyNow() && allInfo(d.Findings) {
+		d.Findings = append([]Finding{w.okFinding(d.Steps)}, d.Findings...)
+	}
 	if len(d.Findings) == 0 {
 		if problems := w.unhealthySigns(); len(problems) > 0 {
 			d.Findings = []Finding{w.noneFinding(problems)}
@@ -102,6 +108,15 @@ func Diagnose(f *Facts) *Diagnosis {
 	first := d.Findings[0]
 	d.RootCause = RootCause{Rule: first.Rule, Severity: first.Severity, Summary: first.Summary}
 	return d
+}
+
+func allInfo(fs []Finding) bool {
+	for _, f := range fs {
+		if f.Severity != Info {
+			return false
+		}
+	}
+	return true
 }
 
 func contains(s []string, x string) bool {
@@ -175,12 +190,70 @@ func (w *walk) unhealthySigns() []string {
 	if w.pod != nil {
 		out = append(out, PodProblems(w.pod)...)
 	}
+	healthy := w.podHealthyNow()
 	for _, e := range w.evs {
-		if e.Type == corev1.EventTypeWarning && w.recent(e.Last) {
+		// A pod that is scheduled, running and ready (or done) has got past
+		// whatever its own warnings were about: they are history, shown by
+		// okFinding, not signs of a problem.
+		if e.Type == corev1.EventTypeWarning && w.recent(e.Last) && !(healthy && e.OnPod) {
 			out = append(out, "recent warning: "+w.formatEvent(e))
 		}
 	}
 	return out
+}
+
+// podHealthyNow reports whether the examined pod is fine at this moment:
+// Succeeded, or scheduled and Running with the Ready condition True and
+// nothing in PodProblems.
+func (w *walk) podHealthyNow() bool {
+	p := w.pod
+	if p == nil || len(PodProblems(p)) > 0 {
+		return false
+	}
+	if p.Status.Phase == corev1.PodSucceeded {
+		return true
+	}
+	if p.Status.Phase != corev1.PodRunning || p.Spec.NodeName == "" {
+		return false
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// history lists what once went wrong with a pod that is healthy now: its
+// warning events of any age and its containers' past restarts.
+func (w *walk) history() []string {
+	if !w.podHealthyNow() {
+		return nil
+	}
+	var out []string
+	for _, e := range w.evs {
+		if e.OnPod && e.Type == corev1.EventTypeWarning {
+			out = append(out, "history (resolved: the pod is "+w.healthWord()+" now): "+w.formatEvent(e))
+		}
+	}
+	for _, c := range w.cs {
+		if c.Status == nil || c.Status.RestartCount == 0 {
+			continue
+		}
+		line := fmt.Sprintf("history: %s restarted %d time(s)", c.kind(), c.Status.RestartCount)
+		if t := c.Status.LastTerminationState.Terminated; t != nil {
+			line += "; " + w.formatTermination(c, t, false)
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+func (w *walk) healthWord() string {
+	if w.pod.Status.Phase == corev1.PodSucceeded {
+		return "Succeeded"
+	}
+	return "Running and Ready"
 }
 
 func (w *walk) noneFinding(signs []string) Finding {
@@ -220,6 +293,7 @@ func (w *walk) okFinding(steps []Step) Finding {
 			passed = append(passed, string(s.Name)+": skipped ("+strings.Join(s.Evidence, "; ")+")")
 		}
 	}
+	passed = append(passed, w.history()...)
 	ns, kind, name := w.vars["Namespace"], w.f.Target.Kind, w.f.Target.Name
 	summary := fmt.Sprintf("Nothing wrong found with %s/%s", kind, name)
 	if w.pod != nil && w.pod.Status.Phase == corev1.PodSucceeded {

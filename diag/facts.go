@@ -172,6 +172,10 @@ type Facts struct {
 	// Owners is the owner chain of the pod (or of the workload target),
 	// nearest first: ReplicaSet, then Deployment.
 	Owners []Workload
+	// Rollout, for a pod target whose Deployment's rollout has stalled
+	// (Progressing=False), holds the Deployment's newest ReplicaSet and its
+	// pods: the pod that holds the rollout up may not be the target.
+	Rollout *RolloutFacts
 
 	// Events involve the pod, the workload target, its children and owners.
 	Events List[corev1.Event]
@@ -213,4 +217,10 @@ func findRef[T any](refs []Ref[T], name string) (Ref[T], bool) {
 		}
 	}
 	return Ref[T]{Name: name}, false
+}
+
+// RolloutFacts are the newest ReplicaSet of a Deployment and its pods.
+type RolloutFacts struct {
+	NewReplicaSet string
+	Pods          []corev1.Pod
 }

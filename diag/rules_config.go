@@ -388,11 +388,11 @@ func (w *walk) volumeSource(volume, kind string) string {
 // that are not about a missing ConfigMap/Secret (those have their rules),
 // while the pod still waits for its volumes.
 func (w *walk) mountProblemEvents() []event {
-	if w.pod == nil || podTerminal(w.pod) || w.podStarted() {
+	if !w.inCreation() {
 		return nil
 	}
 	var out []event
-	for _, e := range w.podEvents("FailedMount", "FailedAttachVolume", "FailedMapVolume") {
+	for _, e := range w.causeEvents("FailedMount", "FailedAttachVolume", "FailedMapVolume") {
 		if objectNotFound.MatchString(e.Message) || keyNotFound.MatchString(e.Message) || volumeKey.MatchString(e.Message) {
 			continue
 		}
@@ -408,6 +408,9 @@ func matchMountFailed(w *walk) []hit {
 	}
 	h := hit{Evidence: w.formatEvents(evs), Vars: map[string]string{"Volume": "", "Claim": "", "Why": ""}}
 	last := evs[len(evs)-1]
+	if note := w.olderCauseNote(last); note != "" {
+		h.Evidence = append(h.Evidence, note)
+	}
 	// The pod's own volume name ("unmounted volumes=[data]") reads better
 	// than the PersistentVolume's generated one.
 	for _, e := range evs {
@@ -467,13 +470,14 @@ func classifySandbox(msg string) sandboxClass {
 
 var cniPlugin = regexp.MustCompile(`plugin type="([^"]+)"`)
 
-// sandboxEvents are the recent FailedCreatePodSandBox events while the pod
-// has not started.
+// sandboxEvents are the FailedCreatePodSandBox events that explain a pod
+// in its creation phase: it never started, or it lost its sandbox and is
+// creating it again (see causeEvents for how far back they may lie).
 func (w *walk) sandboxEvents() []event {
-	if w.pod == nil || podTerminal(w.pod) || w.podStarted() {
+	if !w.inCreation() {
 		return nil
 	}
-	return w.podEvents("FailedCreatePodSandBox")
+	return w.causeEvents("FailedCreatePodSandBox")
 }
 
 func sandboxMatcher(class sandboxClass) func(*walk) []hit {
@@ -489,6 +493,9 @@ func sandboxMatcher(class sandboxClass) func(*walk) []hit {
 			return nil
 		}
 		h := hit{Evidence: w.formatEvents(evs), Vars: map[string]string{"Plugin": "", "Problem": ""}}
+		if note := w.olderCauseNote(last); note != "" {
+			h.Evidence = append(h.Evidence, note)
+		}
 		if m := cniPlugin.FindStringSubmatch(last.Message); m != nil {
 			h.Vars["Plugin"] = " (" + m[1] + ")"
 		}

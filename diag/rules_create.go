@@ -15,13 +15,18 @@ import (
 var createRules = []*rule{
 	{
 		ID: "create.quota-exceeded", Severity: Error, Step: StepEvents, Rank: rankCreate,
-		Match:   createMatcher(createQuota),
-		Summary: "Pods of {{.Target}} are not created: ResourceQuota {{.Quota}} would be exceeded ({{.Detail}})",
-		Explanation: "A ResourceQuota caps what all pods of namespace {{.Namespace}} may request together. " +
+		Match: createMatcher(createQuota),
+		Summary: "Pods of {{.Target}} are not created: ResourceQuota {{.Quota}} " +
+			"{{if .MustSpecify}}requires {{.Detail}} on every container, missing in {{.Lacking}}{{else}}would be exceeded ({{.Detail}}){{end}}",
+		Explanation: "{{if .MustSpecify}}A ResourceQuota on cpu or memory in namespace {{.Namespace}} makes every container of a " +
+			"pod, init containers and sidecars included, state that request or limit explicitly: the API server's quota " +
+			"admission refuses a pod in which any container leaves one out, even when the quota has room. " +
+			"{{.Object}} keeps retrying and the workload stays short of replicas." +
+			"{{else}}A ResourceQuota caps what all pods of namespace {{.Namespace}} may request together. " +
 			"The API server refuses a new pod whose requests would push the total over the hard limit, so " +
-			"{{.Object}} keeps retrying and the workload stays short of replicas.",
+			"{{.Object}} keeps retrying and the workload stays short of replicas.{{end}}",
 		NextSteps: []string{
-			"Lower the pod's requests, scale down something else in the namespace, or ask the cluster admin to raise the quota.",
+			"{{if .MustSpecify}}Set resources.requests and resources.limits for {{.Lacking}} in the pod template (a sidecar injected by a webhook takes its resources from the injector's settings or annotations), or add a LimitRange with default requests and limits to namespace {{.Namespace}} so containers without them get defaults.{{else}}Lower the pod's requests, scale down something else in the namespace, or ask the cluster admin to raise the quota.{{end}}",
 		},
 		Commands: []string{
 			"kubectl describe resourcequota -n {{.Namespace}}{{if .Quota}} {{.Quota}}{{end}}",
@@ -87,7 +92,9 @@ const (
 
 func classifyCreate(msg string) createClass {
 	switch {
-	case strings.Contains(msg, "exceeded quota"):
+	case strings.Contains(msg, "exceeded quota"), strings.Contains(msg, "failed quota:"):
+		// "failed quota: NAME: must specify ..." is quota admission too
+		// (plugin/pkg/admission/resourcequota), though it reads "forbidden".
 		return createQuota
 	case containsAny(msg, "usage per Pod is", "usage per Container is", "usage per PersistentVolumeClaim",
 		"limit to request ratio per", "must be less than or equal to memory limit"):
@@ -103,11 +110,15 @@ func classifyCreate(msg string) createClass {
 }
 
 var (
-	quotaParts   = regexp.MustCompile(`exceeded quota: ([^,]+), requested: ([^,]+(?:,[^,:]+=[^,]+)*), used: ([^,]+(?:,[^,:]+=[^,]+)*), limited: (.+)$`)
-	webhookName  = regexp.MustCompile(`admission webhook "([^"]+)"`)
-	podSecurity  = regexp.MustCompile(`violates PodSecurity "([^"]+)"`)
-	saNotFound   = regexp.MustCompile(`serviceaccounts? "([^"]+)" not found`)
-	lrViolations = regexp.MustCompile(`(?:maximum|minimum) \S+ usage per \w+ is [^,\]]+|\S+ max limit to request ratio per \w+ is [^,\]]+`)
+	quotaParts = regexp.MustCompile(`exceeded quota: ([^,]+), requested: ([^,]+(?:,[^,:]+=[^,]+)*), used: ([^,]+(?:,[^,:]+=[^,]+)*), limited: (.+)$`)
+	// quota admission's Constraints error (pkg/quota/v1/evaluator/core/pods.go):
+	// "failed quota: NAME: must specify limits.cpu,requests.memory" or,
+	// since Kubernetes 1.29, "must specify limits.cpu for: app,istio-proxy; requests.memory for: app".
+	quotaMustSpecify = regexp.MustCompile(`failed quota: ([^:]+): must specify (.+)$`)
+	webhookName      = regexp.MustCompile(`admission webhook "([^"]+)"`)
+	podSecurity      = regexp.MustCompile(`violates PodSecurity "([^"]+)"`)
+	saNotFound       = regexp.MustCompile(`serviceaccounts? "([^"]+)" not found`)
+	lrViolations     = regexp.MustCompile(`(?:maximum|minimum) \S+ usage per \w+ is [^,\]]+|\S+ max limit to request ratio per \w+ is [^,\]]+`)
 )
 
 // failedCreates returns the FailedCreate events that explain missing pods
@@ -162,7 +173,10 @@ func createMatcher(class createClass) func(*walk) []hit {
 
 func (w *walk) quotaDetail(h *hit, msg string) {
 	h.Vars["Quota"], h.Vars["Detail"] = "", oneLine(msg)
-	if m := quotaParts.FindStringSubmatch(oneLine(msg)); m != nil {
+	h.Vars["MustSpecify"], h.Vars["Lacking"] = "", ""
+	if m := quotaMustSpecify.FindStringSubmatch(oneLine(msg)); m != nil {
+		w.mustSpecifyDetail(h, m[1], m[2])
+	} else if m := quotaParts.FindStringSubmatch(oneLine(msg)); m != nil {
 		h.Vars["Quota"] = strings.TrimSpace(m[1])
 		h.Vars["Detail"] = fmt.Sprintf("requested %s, used %s, limited %s", m[2], m[3], strings.TrimSpace(m[4]))
 	}
@@ -266,4 +280,93 @@ func (w *walk) serviceAccountDetail(h *hit, msg string) {
 	default:
 		h.Vars["LookupNote"] = "kdoctor could not check whether it exists now (" + orUnknown(sa.Reason) + ")."
 	}
+}
+
+// mustSpecifyDetail explains quota admission's "must specify": which
+// resources the quota makes every container state, and which containers
+// of the pod template (init containers and sidecars included) lack them.
+func (w *walk) mustSpecifyDetail(h *hit, quota, spec string) {
+	h.Vars["Quota"], h.Vars["MustSpecify"] = strings.TrimSpace(quota), "yes"
+	spec = strings.TrimSuffix(strings.TrimSpace(spec), ".")
+	named := map[string][]string{} // resource → containers the message names
+	var resources []string
+	for _, part := range strings.Split(spec, "; ") {
+		res, containers, hasFor := strings.Cut(part, " for: ")
+		for _, r := range strings.Split(res, ",") {
+			if r = strings.TrimSpace(r); r != "" {
+				resources = append(resources, r)
+				if hasFor {
+					named[r] = strings.Split(containers, ",")
+				}
+			}
+		}
+	}
+	h.Vars["Detail"] = strings.Join(resources, ", ")
+	var lacking []string
+	add := func(c string) {
+		if !containsString(lacking, c) {
+			lacking = append(lacking, c)
+		}
+	}
+	var tmpl *corev1.PodTemplateSpec
+	if w.f.Workload != nil {
+		tmpl = w.f.Workload.PodTemplate()
+	}
+	if tmpl != nil {
+		for _, c := range w.templateContainers(&tmpl.Spec) {
+			var missing []string
+			for _, r := range resources {
+				if !declares(c.Spec, r) {
+					missing = append(missing, r)
+				}
+			}
+			if len(missing) > 0 {
+				add(c.kind())
+				h.Evidence = append(h.Evidence, fmt.Sprintf("%s in the pod template sets no %s", c.kind(), strings.Join(missing, ", ")))
+			}
+		}
+	}
+	// The message's own list wins for containers the template does not
+	// show (a sidecar a webhook injects at admission).
+	for _, r := range resources {
+		for _, c := range named[r] {
+			if c = strings.TrimSpace(c); c != "" && !containsString(lacking, "container "+c) && !containsString(lacking, "init container "+c) {
+				add("container " + c)
+			}
+		}
+	}
+	if len(lacking) == 0 {
+		lacking = append(lacking, "some container")
+	}
+	h.Vars["Lacking"] = strings.Join(lacking, ", ")
+}
+
+// templateContainers lists a pod spec's init and app containers.
+func (w *walk) templateContainers(spec *corev1.PodSpec) []*container {
+	var out []*container
+	for i := range spec.InitContainers {
+		out = append(out, &container{Name: spec.InitContainers[i].Name, Init: true, Spec: &spec.InitContainers[i]})
+	}
+	for i := range spec.Containers {
+		out = append(out, &container{Name: spec.Containers[i].Name, Spec: &spec.Containers[i]})
+	}
+	return out
+}
+
+// declares reports whether a container states the quota resource r
+// ("requests.cpu", "limits.memory", or "cpu"/"memory" for requests). The
+// API server defaults a missing request to the limit before quota
+// admission runs, so a limit alone declares the request too.
+func declares(c *corev1.Container, r string) bool {
+	kind, name, ok := strings.Cut(r, ".")
+	if !ok {
+		kind, name = "requests", r
+	}
+	rn := corev1.ResourceName(name)
+	_, limit := c.Resources.Limits[rn]
+	if kind == "limits" {
+		return limit
+	}
+	_, req := c.Resources.Requests[rn]
+	return req || limit
 }

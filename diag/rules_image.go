@@ -172,6 +172,21 @@ func (w *walk) pullMessage(c *container) (msg string, evidence []string) {
 			failure, haveFailure = e, true
 		}
 	}
+	if !haveFailure {
+		// Only back-offs lately: the pull error itself may be older.
+		for _, e := range w.causeEvents("Failed", "ErrImagePull", "InspectFailed", "ErrImageNeverPull") {
+			if (e.Container == c.Name || (e.Container == "" && mentionsContainer(e.Message, c.Name))) && !bareError.MatchString(e.Message) {
+				failure, haveFailure = e, true
+			}
+		}
+		if haveFailure {
+			defer func() {
+				if note := w.olderCauseNote(failure); note != "" {
+					evidence = append(evidence, note)
+				}
+			}()
+		}
+	}
 	if haveFailure {
 		msg = failure.Message
 		evidence = append(evidence, w.formatEvent(failure))

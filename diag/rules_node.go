@@ -11,7 +11,7 @@ import (
 var nodeRules = []*rule{
 	{
 		ID: "node.not-ready", Severity: Critical, Step: StepNode, Rank: rankNode,
-		Match:   matchNodeNotReady,
+		Match:   both(matchNodeNotReady, schedNodeMatcher("node.not-ready")),
 		Summary: "Node {{.Node}} {{.State}}: {{.Why}}",
 		Explanation: "A node is Ready when its kubelet reports in and its container runtime and network plugin " +
 			"work. {{.Detail}} Pods on a NotReady node are not started or restarted, and after a while they " +
@@ -26,8 +26,8 @@ var nodeRules = []*rule{
 	},
 	{
 		ID: "node.disk-pressure", Severity: Error, Step: StepNode, Rank: rankNode + 1,
-		Match: nodeConditionMatcher(corev1.NodeDiskPressure, []string{"ImageGCFailed", "FreeDiskSpaceFailed", "EvictionThresholdMet"},
-			[]string{"ephemeral-storage", "nodefs", "imagefs", "garbage collect", "disk"}),
+		Match: both(nodeConditionMatcher(corev1.NodeDiskPressure, []string{"ImageGCFailed", "FreeDiskSpaceFailed", "EvictionThresholdMet"},
+			[]string{"ephemeral-storage", "nodefs", "imagefs", "garbage collect", "disk"}), schedNodeMatcher("node.disk-pressure")),
 		Summary: "Node {{.Node}} is short of disk{{.Since}}",
 		Explanation: "The kubelet keeps free space on the node's root and image filesystems above its eviction " +
 			"thresholds (nodefs.available, imagefs.available). When image garbage collection cannot free enough " +
@@ -41,8 +41,8 @@ var nodeRules = []*rule{
 	},
 	{
 		ID: "node.memory-pressure", Severity: Error, Step: StepNode, Rank: rankNode + 1,
-		Match: nodeConditionMatcher(corev1.NodeMemoryPressure, []string{"SystemOOM", "EvictionThresholdMet"},
-			[]string{"memory", "OOM"}),
+		Match: both(nodeConditionMatcher(corev1.NodeMemoryPressure, []string{"SystemOOM", "EvictionThresholdMet"},
+			[]string{"memory", "OOM"}), schedNodeMatcher("node.memory-pressure")),
 		Summary: "Node {{.Node}} is short of memory{{.Since}}",
 		Explanation: "The node's free memory fell below the kubelet's eviction threshold (memory.available), or " +
 			"the kernel's OOM killer fired for the whole node (SystemOOM). Limits may add up to more than the " +
@@ -58,7 +58,7 @@ var nodeRules = []*rule{
 	},
 	{
 		ID: "node.pid-pressure", Severity: Error, Step: StepNode, Rank: rankNode + 1,
-		Match:   nodeConditionMatcher(corev1.NodePIDPressure, []string{"EvictionThresholdMet"}, []string{"pid"}),
+		Match:   both(nodeConditionMatcher(corev1.NodePIDPressure, []string{"EvictionThresholdMet"}, []string{"pid"}), schedNodeMatcher("node.pid-pressure")),
 		Summary: "Node {{.Node}} is running out of process ids{{.Since}}",
 		Explanation: "Processes on the node are close to the pid limit; new processes and containers fail. A " +
 			"pod that forks without bound (a fork bomb, a leak of child processes) is the usual cause.",
@@ -67,7 +67,7 @@ var nodeRules = []*rule{
 	},
 	{
 		ID: "node.network-unavailable", Severity: Error, Step: StepNode, Rank: rankNode + 1,
-		Match:   nodeConditionMatcher(corev1.NodeNetworkUnavailable, nil, nil),
+		Match:   both(nodeConditionMatcher(corev1.NodeNetworkUnavailable, nil, nil), schedNodeMatcher("node.network-unavailable")),
 		Summary: "Node {{.Node}} has no pod network{{.Since}}",
 		Explanation: "The node's pod network route or CNI setup is missing, so pods there cannot talk to pods " +
 			"elsewhere. On clouds the route controller may have failed to create the route (a route table " +
@@ -77,13 +77,19 @@ var nodeRules = []*rule{
 	},
 	{
 		ID: "node.cordoned", Severity: Warning, Step: StepNode, Rank: rankCordoned,
-		Match:   matchCordoned,
+		Match:   both(matchCordoned, schedNodeMatcher("node.cordoned")),
 		Summary: "Node {{.Node}} is cordoned (SchedulingDisabled)",
 		Explanation: "spec.unschedulable is set, usually by kubectl cordon or drain before maintenance: running " +
 			"pods stay, but no new pod lands there, and a drain may evict them soon.",
 		NextSteps: []string{"If maintenance is over, uncordon it: kubectl uncordon {{.Node}}."},
 		Commands:  []string{"kubectl get node {{.Node}}"},
 	},
+}
+
+// both runs two matchers of one rule: a node rule sees the pod's own node,
+// and, for a pod the scheduler cannot place, the nodes its message blames.
+func both(a, b func(*walk) []hit) func(*walk) []hit {
+	return func(w *walk) []hit { return append(a(w), b(w)...) }
 }
 
 func (w *walk) nodeCondition(t corev1.NodeConditionType) *corev1.NodeCondition {

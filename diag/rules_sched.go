@@ -23,7 +23,7 @@ var schedulingRules = []*rule{
 	{
 		ID: "sched.insufficient-resources", Severity: Error, Step: StepEvents, Rank: rankSchedule,
 		Match:   schedMatcher(schedInsufficient),
-		Summary: "Pod {{.Pod}} cannot be scheduled: {{.Nodes}} node(s) lack {{.Resources}} for its requests ({{.Requests}})",
+		Summary: "Pod {{.Pod}} cannot be scheduled: {{if .OnNode}}its node {{.OnNode}} lacks{{else}}{{.Nodes}} node(s) lack{{end}} {{.Resources}} for its requests ({{.Requests}})",
 		Explanation: "The scheduler places a pod only on a node whose allocatable capacity minus what other pods " +
 			"already requested covers the pod's requests. {{.Fit}}",
 		NextSteps: []string{
@@ -78,7 +78,7 @@ var schedulingRules = []*rule{
 	{
 		ID: "sched.host-port-conflict", Severity: Error, Step: StepEvents, Rank: rankSchedule,
 		Match:   schedMatcher(schedPorts),
-		Summary: "Pod {{.Pod}} cannot be scheduled: {{.Nodes}} node(s) already use its host port(s) {{.Ports}}",
+		Summary: "Pod {{.Pod}} cannot be scheduled: {{if .OnNode}}its node {{.OnNode}} already uses{{else}}{{.Nodes}} node(s) already use{{end}} its host port(s) {{.Ports}}",
 		Explanation: "A hostPort reserves the port on the node's own address, so only one pod per node can use it; " +
 			"with more replicas than nodes, the rest stay Pending.",
 		NextSteps: []string{"Expose the pod through a Service instead of a hostPort, or run at most one replica per node (a DaemonSet)."},
@@ -119,6 +119,9 @@ const (
 	schedNoNodes
 	schedPorts
 	schedPVC
+	// schedNodeCondition: a taint the node lifecycle controller puts on a
+	// node with a condition (memory/disk/pid pressure, no network).
+	schedNodeCondition
 )
 
 // schedReason is one "N reason" part of a scheduler message.
@@ -126,6 +129,14 @@ type schedReason struct {
 	count int // nodes; -1 when the message does not count them
 	text  string
 	class schedClass
+	// out: the nodes counted here are out anyway (why says how), so the
+	// reason is context, not the blocker. See schedView.
+	out bool
+	why string
+	// nodeRule indexes schedNodeRules when the reason is a node condition
+	// or a cordon, else -1; nodes names the nodes that show it.
+	nodeRule int
+	nodes    []string
 }
 
 var (
@@ -183,10 +194,16 @@ func classifySched(text string) schedClass {
 	switch {
 	case strings.Contains(text, "Insufficient ") || strings.Contains(text, "Too many pods"):
 		return schedInsufficient
-	case containsAny(text, "didn't match Pod's node affinity", "didn't match node selector", "node affinity/selector"):
+	case containsAny(text, "didn't match Pod's node affinity", "didn't match node selector", "node affinity/selector") ||
+		(strings.Contains(text, "didn't satisfy plugin") && strings.Contains(text, "NodeAffinity")):
+		// Since Kubernetes 1.31 the nodes a PreFilter (NodeAffinity's
+		// matchFields) left out read "didn't satisfy plugin(s) [NodeAffinity]".
 		return schedSelector
 	case containsAny(text, "node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable", "node.kubernetes.io/unschedulable"):
 		return schedNoNodes
+	case containsAny(text, "node.kubernetes.io/memory-pressure", "node.kubernetes.io/disk-pressure",
+		"node.kubernetes.io/pid-pressure", "node.kubernetes.io/network-unavailable"):
+		return schedNodeCondition
 	case containsAny(text, "untolerated taint", "that the pod didn't tolerate", "had taint"):
 		return schedTaint
 	case containsAny(text, "were unschedulable", "node(s) were not ready", "no nodes available to schedule"):
@@ -232,61 +249,66 @@ func (w *walk) schedulingMessage() (msg string, evidence []string) {
 }
 
 // schedMatcher returns the matcher for one class of scheduler reasons.
+// Reasons whose nodes are out anyway (see schedView) give no finding while
+// another reason blocks the nodes that could take the pod; they are named
+// with their counts in the evidence. Node conditions and cordons behind a
+// reason are reported by the node rules, naming the node.
 func schedMatcher(class schedClass) func(*walk) []hit {
 	return func(w *walk) []hit {
-		msg, evidence := w.schedulingMessage()
-		if msg == "" {
+		v := w.schedView()
+		if v == nil {
 			return nil
 		}
-		total, reasons := parseSchedulerMessage(msg)
-		return w.schedHits(class, total, reasons, evidence)
+		return w.schedHits(class, v)
 	}
 }
 
-func (w *walk) schedHits(class schedClass, total int, reasons []schedReason, evidence []string) []hit {
-	// Nodes that take no pods at all (NotReady, cordoned) only make the
-	// cause "no nodes" when they are all the nodes there are.
-	// The control-plane taint counts as blocked too: those nodes never
-	// take ordinary pods.
-	blocked, other, unavailable := 0, 0, false
-	for _, r := range reasons {
-		switch {
-		case r.class == schedNoNodes:
-			blocked += max(r.count, 0)
-			unavailable = true
-		case r.class == schedTaint && containsAny(r.text, "node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"):
-			blocked += max(r.count, 0)
-		default:
-			other++
-		}
-	}
-	allBlocked := total == 0 || (unavailable && ((total > 0 && blocked >= total) || other == 0))
+// Weights of scheduling hits: every node unavailable says it all; a
+// blocker ranks before reasons that only describe nodes out anyway.
+const (
+	weightNoNodes = 20000
+	weightBlocker = 10000
+)
+
+func (w *walk) schedHits(class schedClass, v *schedView) []hit {
+	evidence := append(append([]string{}, v.evidence...), v.counts...)
 	if class == schedNoNodes {
-		if !allBlocked {
+		if !v.allBlocked {
 			return nil
 		}
 		why := "there are no nodes in the cluster"
-		if total != 0 {
+		if v.total != 0 {
 			var parts []string
-			for _, r := range reasons {
+			for _, r := range v.reasons {
 				if r.class == schedNoNodes {
 					parts = append(parts, r.text)
 				}
 			}
 			why = "every node is unavailable (" + strings.Join(parts, "; ") + ")"
 		}
-		return []hit{{Evidence: evidence, Vars: map[string]string{"Why": why}, Weight: 1000}}
+		return []hit{{Evidence: evidence, Vars: map[string]string{"Why": why}, Weight: weightNoNodes}}
 	}
 
 	var hits []hit
-	for _, r := range reasons {
-		if r.class != class {
+	for _, r := range v.reasons {
+		rc := r.class
+		// A node-condition taint whose node cannot be named stays a taint.
+		if rc == schedNodeCondition && len(r.nodes) == 0 {
+			rc = schedTaint
+		}
+		if rc != class || (r.out && v.blocked) {
 			continue
 		}
-		h := hit{Evidence: evidence, Weight: r.count, Vars: map[string]string{"Nodes": nodeCount(r.count), "Reason": r.text}}
+		h := hit{Evidence: evidence, Weight: r.count, Vars: map[string]string{"Nodes": nodeCount(r.count), "Reason": r.text, "OnNode": ""}}
+		if v.blocked && !r.out && len(v.reasons) > 1 {
+			h.Weight = weightBlocker + r.count
+		}
+		if len(v.pinned) > 0 && !r.out {
+			h.Vars["OnNode"] = strings.Join(v.pinned, ", ")
+		}
 		switch class {
 		case schedInsufficient:
-			w.insufficientVars(&h, r.text)
+			w.insufficientVars(&h, r.text, v.pinned)
 		case schedSelector:
 			h.Vars["Selector"] = w.selectorText()
 		case schedTaint:
@@ -302,6 +324,9 @@ func (w *walk) schedHits(class schedClass, total int, reasons []schedReason, evi
 			}
 		case schedPorts:
 			h.Vars["Ports"] = w.hostPorts()
+			if len(v.pinned) > 0 {
+				h.Next = append(h.Next, "The pod can only run on "+h.Vars["OnNode"]+": find the pod that holds the port there (kubectl get pods -A -o wide --field-selector spec.nodeName="+v.pinned[0]+") and move it, or change the port.")
+			}
 		case schedPVC:
 			w.pvcVars(&h)
 		case schedOther:
@@ -312,6 +337,85 @@ func (w *walk) schedHits(class schedClass, total int, reasons []schedReason, evi
 	return hits
 }
 
+// schedNodeMatcher reports a node condition or cordon that keeps an
+// unscheduled pod off its nodes, naming the node(s): the scheduler only
+// says "had untolerated taint {node.kubernetes.io/memory-pressure: }" or
+// "node(s) were unschedulable", but the fix is the node's, not a
+// toleration on the pod.
+func schedNodeMatcher(ruleID string) func(*walk) []hit {
+	return func(w *walk) []hit {
+		v := w.schedView()
+		if v == nil || v.allBlocked {
+			return nil
+		}
+		var hits []hit
+		for _, r := range v.reasons {
+			if r.nodeRule < 0 || schedNodeRules[r.nodeRule].rule != ruleID || len(r.nodes) == 0 || (r.out && v.blocked) {
+				continue
+			}
+			nr := schedNodeRules[r.nodeRule]
+			evidence := append(append([]string{}, v.evidence...), v.counts...)
+			node := w.nodeObject(r.nodes[0])
+			h := hit{
+				Rank:     rankSchedule,
+				Severity: sev(Error),
+				Weight:   weightBlocker + r.count,
+				Vars: map[string]string{
+					"Node": r.nodes[0], "Since": "", "Message": "",
+					"State": "is NotReady", "Why": "see the node's conditions", "Detail": "",
+				},
+			}
+			for _, name := range r.nodes {
+				n := w.nodeObject(name)
+				if nr.unscheduable && n.Spec.Unschedulable {
+					evidence = append(evidence, "node "+name+": spec.unschedulable=true")
+				}
+				for _, t := range n.Spec.Taints {
+					if t.Key == nr.taint {
+						evidence = append(evidence, "node "+name+": taint "+formatTaint(t))
+					}
+				}
+				for i := range n.Status.Conditions {
+					if c := &n.Status.Conditions[i]; nr.condition != "" && c.Type == nr.condition {
+						evidence = append(evidence, conditionLine(name, c, w.since(c.LastTransitionTime.Time)))
+					}
+				}
+			}
+			h.Evidence = evidence
+			for i := range node.Status.Conditions {
+				c := &node.Status.Conditions[i]
+				if nr.condition == "" || c.Type != nr.condition {
+					continue
+				}
+				h.Vars["Since"] = " (" + string(c.Type) + "=" + string(c.Status) + " for " + w.since(c.LastTransitionTime.Time) + ")"
+				h.Vars["Message"] = oneLine(c.Message)
+				if c.Type == corev1.NodeReady {
+					h.Vars["State"] = "is NotReady (Ready=" + string(c.Status) + " for " + w.since(c.LastTransitionTime.Time) + ")"
+					h.Vars["Why"] = oneLine(c.Reason + ": " + c.Message)
+				}
+			}
+			who := "pod " + w.pod.Name
+			if len(r.nodes) > 1 {
+				who += fmt.Sprintf(" (and %d more node(s): %s)", len(r.nodes)-1, strings.Join(r.nodes[1:], ", "))
+			}
+			if len(v.pinned) > 0 {
+				h.Next = append(h.Next, fmt.Sprintf("%s may only run on %s (%s): it stays Pending until the node takes pods again; a toleration would only hide the problem.", who, strings.Join(v.pinned, ", "), v.pinnedBy))
+			} else {
+				h.Next = append(h.Next, fmt.Sprintf("The scheduler keeps %s off this node because of the node's own state (a condition or a cordon), not because of the pod: fix the node rather than adding a toleration.", who))
+			}
+			for _, o := range v.reasons {
+				if strings.Contains(o.text, "volume node affinity conflict") {
+					h.Next = append(h.Next, "The pod's PersistentVolume is bound to a node (a local volume's nodeAffinity), so the pod cannot move elsewhere: uncordon the node, or recreate the claim on another node if the data can be rebuilt.")
+					h.Commands = append(h.Commands, "kubectl get pv -o custom-columns=NAME:.metadata.name,CLAIM:.spec.claimRef.name,NODES:.spec.nodeAffinity.required.nodeSelectorTerms[*].matchExpressions[*].values")
+					break
+				}
+			}
+			hits = append(hits, h)
+		}
+		return hits
+	}
+}
+
 func nodeCount(n int) string {
 	if n < 0 {
 		return "all"
@@ -319,7 +423,7 @@ func nodeCount(n int) string {
 	return strconv.Itoa(n)
 }
 
-func (w *walk) insufficientVars(h *hit, text string) {
+func (w *walk) insufficientVars(h *hit, text string, pinned []string) {
 	var names []string
 	for _, m := range insufficient.FindAllStringSubmatch(text, -1) {
 		names = append(names, m[1])
@@ -349,9 +453,24 @@ func (w *walk) insufficientVars(h *hit, text string) {
 		var largest resource.Quantity
 		largestNode := ""
 		for _, node := range w.f.Nodes.Items {
+			if len(pinned) > 0 && !containsString(pinned, node.Name) {
+				continue // a pinned pod can only use its own node(s)
+			}
+			if !matchesNodeSelector(node.Labels, w.pod.Spec.NodeSelector) {
+				continue // nodes its nodeSelector rules out are no yardstick
+			}
 			if q, ok := node.Status.Allocatable[rn]; ok && q.Cmp(largest) > 0 {
 				largest, largestNode = q.DeepCopy(), node.Name
 			}
+		}
+		if len(pinned) > 0 && largestNode != "" {
+			if want.Cmp(largest) > 0 {
+				fits = append(fits, fmt.Sprintf("The pod requests %s %s but its node %s has only %s allocatable: it can never fit there.", n, humanQuantity(rn, want), largestNode, humanQuantity(rn, largest)))
+			} else {
+				fits = append(fits, fmt.Sprintf("The pod requests %s %s and its node %s has %s allocatable: the pods already running there have requested the rest.", n, humanQuantity(rn, want), largestNode, humanQuantity(rn, largest)))
+			}
+			h.Evidence = append(h.Evidence, fmt.Sprintf("pod requests %s %s; its node %s has %s %s allocatable", n, humanQuantity(rn, want), largestNode, n, humanQuantity(rn, largest)))
+			continue
 		}
 		if largestNode == "" {
 			fits = append(fits, fmt.Sprintf("No node offers %s at all.", n))
@@ -363,6 +482,10 @@ func (w *walk) insufficientVars(h *hit, text string) {
 		h.Evidence = append(h.Evidence, fmt.Sprintf("pod requests %s %s; largest node %s has %s %s allocatable", n, humanQuantity(rn, want), largestNode, n, humanQuantity(rn, largest)))
 	}
 	h.Vars["Fit"] = strings.Join(fits, " ")
+	if len(pinned) > 0 {
+		h.Next = append(h.Next, "The pod can only run on "+strings.Join(pinned, ", ")+": make room there (see what runs on it: kubectl describe node "+pinned[0]+"), lower the pod's requests, or give it a higher priorityClassName so the scheduler may preempt lower-priority pods on that node.")
+		h.Commands = append(h.Commands, "kubectl describe node "+pinned[0])
+	}
 }
 
 func (w *walk) selectorText() string {
@@ -480,4 +603,14 @@ func humanQuantity(name corev1.ResourceName, q resource.Quantity) string {
 		return strconv.FormatFloat(b/(1<<20), 'f', 0, 64) + "Mi"
 	}
 	return q.String()
+}
+
+// matchesNodeSelector reports whether node labels satisfy a nodeSelector.
+func matchesNodeSelector(labels, selector map[string]string) bool {
+	for k, v := range selector {
+		if got, ok := labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
 }

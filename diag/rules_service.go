@@ -105,7 +105,7 @@ func matchRolloutStuck(w *walk) []hit {
 		}
 		for _, c := range d.Status.Conditions {
 			if c.Type == "Progressing" && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
-				hits = append(hits, hit{
+				hits = append(hits, w.rolloutChain(wl, hit{
 					Rank: w.workloadRank(wl),
 					Evidence: []string{
 						fmt.Sprintf("deployment %s condition Progressing=False (%s): %s", d.Name, c.Reason, oneLine(c.Message)),
@@ -117,7 +117,7 @@ func matchRolloutStuck(w *walk) []hit {
 						"Why":      fmt.Sprintf("no progress within progressDeadlineSeconds (%d updated of %d, %d available)", d.Status.UpdatedReplicas, replicas(d.Spec.Replicas), d.Status.AvailableReplicas),
 						"Detail":   "A Deployment reports ProgressDeadlineExceeded when its new ReplicaSet has not brought up available pods within progressDeadlineSeconds.",
 					},
-				})
+				}))
 			}
 		}
 	}
@@ -165,3 +165,103 @@ func (w *walk) workloadRank(wl *Workload) int {
 	}
 	return 0
 }
+
+// rolloutChain completes a stuck Deployment's finding with what holds it
+// up: the failing pod of its newest ReplicaSet and the rule that pod's own
+// diagnosis names. Asked about a healthy pod of that Deployment, the
+// finding is context (info): the pod itself is fine, and the finding
+// leads to the one that is not.
+func (w *walk) rolloutChain(wl *Workload, h hit) hit {
+	ns := w.vars["Namespace"]
+	// A pod of the new ReplicaSet is the rollout's own problem and its
+	// findings say why; the chain is for the workload and for pods of older
+	// ReplicaSets, which the rollout leaves running.
+	oldPod := w.f.Workload == nil && w.f.Rollout != nil && w.pod != nil && !ownedByReplicaSet(w.pod, w.f.Rollout.NewReplicaSet)
+	if w.f.Workload == nil && !oldPod {
+		return h
+	}
+	if p, rs := w.rolloutBlocker(wl); p != nil {
+		rule, summary := w.blockerRule(p)
+		problems := strings.Join(PodProblems(p), "; ")
+		h.Evidence = append(h.Evidence, fmt.Sprintf("new replicaset %s: pod %s is not ready (%s)", rs, p.Name, problems))
+		if rule == RuleNone {
+			h.Vars["Why"] += fmt.Sprintf("; pod %s of the new ReplicaSet %s is not ready (%s)", p.Name, rs, problems)
+		} else {
+			h.Evidence = append(h.Evidence, fmt.Sprintf("pod %s: %s: %s", p.Name, rule, summary))
+			h.Vars["Why"] += fmt.Sprintf("; pod %s of the new ReplicaSet %s fails (%s)", p.Name, rs, rule)
+		}
+		if w.pod == nil || p.Name != w.pod.Name {
+			h.Next = append(h.Next, fmt.Sprintf("Look at pod %s, which holds the rollout up: in the TUI press : and pick \"pod %s/%s\", or run kdoctor diagnose pod/%s -n %s.", p.Name, ns, p.Name, p.Name, ns))
+			h.Commands = append(h.Commands, fmt.Sprintf("kdoctor diagnose pod/%s -n %s", p.Name, ns))
+		}
+	}
+	if oldPod && w.podHealthyNow() {
+		h.Severity = sev(Info)
+		older := "an older ReplicaSet"
+		if len(w.f.Owners) > 0 && w.f.Owners[0].Kind == "ReplicaSet" {
+			older += " (" + w.f.Owners[0].Name + ")"
+		}
+		h.Vars["Detail"] = "This pod is Running and Ready: it belongs to " + older + " and keeps serving while the new one fails. " + h.Vars["Detail"]
+	}
+	return h
+}
+
+func ownedByReplicaSet(p *corev1.Pod, rs string) bool {
+	for _, o := range p.OwnerReferences {
+		if o.Kind == "ReplicaSet" && o.Name == rs {
+			return true
+		}
+	}
+	return false
+}
+
+// rolloutBlocker returns the least healthy unready pod of the Deployment's
+// newest ReplicaSet, and that ReplicaSet's name.
+func (w *walk) rolloutBlocker(wl *Workload) (*corev1.Pod, string) {
+	var rs string
+	var pods []corev1.Pod
+	switch {
+	case w.f.Workload == wl && len(w.f.Children) > 0:
+		rs = w.f.Children[0].Name // newest first
+		for _, p := range w.f.WorkloadPods {
+			if ownedByReplicaSet(&p, rs) {
+				pods = append(pods, p)
+			}
+		}
+	case w.f.Workload == nil && w.f.Rollout != nil:
+		rs, pods = w.f.Rollout.NewReplicaSet, w.f.Rollout.Pods
+	}
+	var failing []corev1.Pod
+	for _, p := range pods {
+		if len(PodProblems(&p)) > 0 {
+			failing = append(failing, p)
+		}
+	}
+	return WorstPod(failing), rs
+}
+
+// blockerRule diagnoses the blocking pod on its own: with the walk's own
+// facts when it is the pod examined here, else from its status alone (its
+// events and logs were not gathered). The owner chain is left out, so the
+// rollout rule does not recurse.
+func (w *walk) blockerRule(p *corev1.Pod) (rule, summary string) {
+	var sub Facts
+	if w.pod != nil && p.Name == w.pod.Name {
+		sub = *w.f
+		sub.Workload, sub.WorkloadPods, sub.Children = nil, nil, nil
+	} else {
+		sub = Facts{Pod: p, Now: w.now}
+		sub.Events = List[corev1.Event]{State: Unknown, Reason: "not gathered for this pod"}
+		sub.Node = Ref[corev1.Node]{Name: p.Spec.NodeName, Reason: "not gathered for this pod"}
+	}
+	sub.Target = Target{Kind: "pod", Namespace: p.Namespace, Name: p.Name}
+	sub.Owners, sub.Rollout = nil, nil
+	d := diagnoseSub(&sub)
+	return d.RootCause.Rule, d.RootCause.Summary
+}
+
+// diagnoseSub is Diagnose, set in init: the rule table cannot refer to
+// Diagnose directly, which reads the table (an initialization cycle).
+var diagnoseSub func(*Facts) *Diagnosis
+
+func init() { diagnoseSub = Diagnose }

@@ -3,6 +3,7 @@ package diag
 import (
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +27,9 @@ type walk struct {
 	nevs []event // node events, oldest first
 	// vars are the names every template may use.
 	vars map[string]string
+	// sched is the scheduling message read once (schedView).
+	sched     *schedView
+	schedDone bool
 }
 
 // container joins a container's spec with its status.
@@ -286,3 +290,92 @@ func (w *walk) workloads(kind string) []*Workload {
 	}
 	return out
 }
+
+// genericReasons are pod events that say the kubelet tries again, not why
+// it has to: a sandbox recreated, a back-off, a pull started, a container
+// killed, created or started.
+var genericReasons = []string{"SandboxChanged", "BackOff", "Pulling", "Pulled", "Killing", "Created", "Started", "Scheduled"}
+
+// inCreation reports whether the pod is (back) in its creation phase: no
+// app container runs, and none waits for a reason of its own (a crash
+// loop, a config error); after a lost sandbox the kubelet shows
+// ContainerCreating again, with the old restart count.
+func (w *walk) inCreation() bool {
+	if w.pod == nil || podTerminal(w.pod) || w.pod.DeletionTimestamp != nil {
+		return false
+	}
+	for _, c := range w.mainContainers() {
+		if c.Status == nil {
+			continue
+		}
+		if c.Status.State.Running != nil || c.Status.State.Terminated != nil {
+			return false
+		}
+		if r := c.waitingReason(); r != "" && r != "ContainerCreating" && r != "PodInitializing" {
+			return false
+		}
+	}
+	return true
+}
+
+// causeEvents returns the pod's events with one of reasons that explain
+// a pod still stuck: the recent ones, else — the kubelet's event spam
+// filter and the API server's event TTL leave the cause behind while
+// generic retries keep coming — the older ones, when only generic events
+// followed them. Newest last.
+func (w *walk) causeEvents(reasons ...string) []event {
+	if evs := w.podEvents(reasons...); len(evs) > 0 {
+		return evs
+	}
+	var older []event
+	for _, e := range w.evs {
+		if e.OnPod && oneOf(e.Reason, reasons...) {
+			older = append(older, e)
+		}
+	}
+	last, ok := newest(older)
+	if !ok {
+		return nil
+	}
+	for _, e := range w.evs {
+		if e.OnPod && e.Last.After(last.Last) && !oneOf(e.Reason, genericReasons...) && !oneOf(e.Reason, reasons...) {
+			return nil // something else happened since: the old event is history
+		}
+	}
+	return older
+}
+
+// olderCauseNote says, when newer events on the pod only repeat generic
+// steps, that the explaining event is older and how old; "" otherwise.
+func (w *walk) olderCauseNote(cause event) string {
+	counts := map[string]int32{}
+	var order []string
+	var newestGeneric event
+	for _, e := range w.evs {
+		if !e.OnPod || !e.Last.After(cause.Last) || e.Reason == cause.Reason {
+			continue
+		}
+		if !oneOf(e.Reason, genericReasons...) {
+			return ""
+		}
+		if counts[e.Reason] == 0 {
+			order = append(order, e.Reason)
+		}
+		counts[e.Reason] += e.Count
+		newestGeneric = e
+	}
+	if len(order) == 0 {
+		return ""
+	}
+	parts := make([]string, len(order))
+	for i, r := range order {
+		parts[i] = r
+		if counts[r] > 1 {
+			parts[i] += " x" + itoa32(counts[r])
+		}
+	}
+	return "the newest events on the pod only repeat generic steps (" + strings.Join(parts, ", ") + ", last " +
+		w.age(newestGeneric.Last) + "); the explaining " + cause.Reason + " event is older: last seen " + w.age(cause.Last)
+}
+
+func itoa32(n int32) string { return strconv.Itoa(int(n)) }

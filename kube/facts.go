@@ -78,6 +78,7 @@ func BuildFacts(set *ObjectSet, target Target, now time.Time) (diag.Facts, error
 	if pod, ok := obj.(*corev1.Pod); ok {
 		f.Pod = pod
 		f.Owners = b.owners(pod)
+		f.Rollout = b.rollout(f.Owners)
 	} else {
 		wl := asWorkload(obj)
 		f.Workload = &wl
@@ -200,6 +201,36 @@ func (b *factBuilder) children(o Object) []diag.Workload {
 		out = append(out, asWorkload(rs))
 	}
 	return out
+}
+
+// rollout returns, when the pod's Deployment has stopped progressing, the
+// Deployment's newest ReplicaSet and its pods (diag.RolloutFacts).
+func (b *factBuilder) rollout(owners []diag.Workload) *diag.RolloutFacts {
+	for _, o := range owners {
+		d := o.Deployment
+		if d == nil || !DeploymentStalled(d) {
+			continue
+		}
+		rss := b.children(d)
+		if len(rss) == 0 || rss[0].ReplicaSet == nil {
+			return nil
+		}
+		r := &diag.RolloutFacts{NewReplicaSet: rss[0].Name}
+		r.Pods = b.workloadPods(rss[0].ReplicaSet, nil)
+		return r
+	}
+	return nil
+}
+
+// DeploymentStalled reports whether a Deployment's rollout has stopped
+// progressing (Progressing=False, ProgressDeadlineExceeded).
+func DeploymentStalled(d *appsv1.Deployment) bool {
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse {
+			return true
+		}
+	}
+	return false
 }
 
 // workloadPods returns the pods a workload owns, directly or through its

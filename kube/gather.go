@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -79,6 +80,9 @@ func Gather(ctx context.Context, client kubernetes.Interface, target Target, opt
 	g.namespacePieces(ectx, eg, target)
 	_ = eg.Wait() // every piece records its own failure
 	g.eventsOfOwners(ctx)
+	if target.Kind == "pod" {
+		g.stalledRollout(ctx)
+	}
 	return BuildFacts(g.set, target, opts.Now)
 }
 
@@ -371,6 +375,38 @@ func (g *gatherer) eventsOfOwners(ctx context.Context) {
 		g.events(ectx, eg, o.ns, o.uid)
 	}
 	_ = eg.Wait()
+}
+
+// stalledRollout fetches, for a pod whose Deployment has stopped
+// progressing, the Deployment's ReplicaSets and pods: the pod holding the
+// rollout up is named in the pod's diagnosis (diag.RolloutFacts). Two
+// lists, only for a stalled rollout.
+func (g *gatherer) stalledRollout(ctx context.Context) {
+	for _, o := range g.set.List("Deployment", g.ns) {
+		d, ok := o.(*appsv1.Deployment)
+		if !ok || !DeploymentStalled(d) {
+			continue
+		}
+		selector := workloadSelector(d)
+		rss, err := g.client.AppsV1().ReplicaSets(g.ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			g.unknown("ReplicaSet", g.ns, err)
+			return
+		}
+		for i := range rss.Items {
+			if ownedBy(&rss.Items[i], d) {
+				g.add(withKind(&rss.Items[i], "apps/v1", "ReplicaSet"))
+			}
+		}
+		pods, err := g.client.CoreV1().Pods(g.ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			g.unknown("Pod", g.ns, err)
+			return
+		}
+		for i := range pods.Items {
+			g.add(withKind(&pods.Items[i], "v1", "Pod"))
+		}
+	}
 }
 
 // logs reads the tails the facts will hold: the current log of every
