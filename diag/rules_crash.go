@@ -7,13 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/duration"
 )
-
-// initStuckAfter is how long an init container may run before kdoctor calls
-// it stuck: init work (migrations, waiting for a dependency) is usually
-// done in seconds.
-const initStuckAfter = 10 * time.Minute
 
 // restartWindow is how long after its last crash a running container
 // still counts as crashing; older restarts are history.
@@ -220,7 +214,7 @@ func restartPolicy(p *corev1.Pod, c *container) corev1.RestartPolicy {
 // going away on purpose).
 func (w *walk) crashOf(c *container) *crash {
 	p := w.pod
-	if c.Init || p == nil || p.DeletionTimestamp != nil || p.Status.Reason == "Evicted" {
+	if c.Init || p == nil || p.DeletionTimestamp != nil || p.Status.Reason == "Evicted" || nodeShutdownReason(p) != "" {
 		return nil
 	}
 	t, current := c.lastTermination()
@@ -471,13 +465,6 @@ func matchInitFailed(w *walk) []hit {
 				h.Evidence = append(h.Evidence, w.formatTermination(c, t, false))
 			}
 			lines, note := w.crashLog(c, !current)
-			h.Evidence = append(h.Evidence, lines...)
-			vars["LogNote"] = note
-		case c.Status.State.Running != nil && !w.podInitialized() &&
-			w.now.Sub(c.Status.State.Running.StartedAt.Time) > initStuckAfter:
-			vars["Problem"] = "has been running for " + duration.HumanDuration(w.now.Sub(c.Status.State.Running.StartedAt.Time)) + " without finishing"
-			vars["Detail"] = "It is probably waiting for something that never comes (a Service, a database, a lock)."
-			lines, note := w.crashLog(c, false)
 			h.Evidence = append(h.Evidence, lines...)
 			vars["LogNote"] = note
 		default:
