@@ -224,6 +224,9 @@ func (w *walk) crashOf(c *container) *crash {
 	if sf := w.startFailureOf(c); sf != nil && sf.runtime {
 		return nil // the app never ran: the start rules explain it
 	}
+	if line, _ := w.execFormatFailure(c); line != "" {
+		return nil // the binary never ran: image.platform-mismatch explains it
+	}
 	always := restartPolicy(p, c) == corev1.RestartPolicyAlways
 	looping := c.waitingReason() == "CrashLoopBackOff"
 	failing := looping || (current && (t.ExitCode != 0 || always))

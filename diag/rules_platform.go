@@ -84,34 +84,41 @@ func rateLimited(msg string) bool {
 // runc "standard_init_linux.go:228: exec user process caused: exec format error".
 var execFormat = regexp.MustCompile(`(?:exec ([^\s:]+)|exec user process caused)(?::)? "?exec format error`)
 
+// execFormatFailure returns the evidence line and the binary of a
+// container whose last start failed with "exec format error".
+func (w *walk) execFormatFailure(c *container) (line, binary string) {
+	t, current := c.lastTermination()
+	if t == nil {
+		return "", ""
+	}
+	if m := execFormat.FindStringSubmatch(t.Message); m != nil {
+		line, binary = c.kind()+" termination message: "+oneLine(t.Message), m[1]
+	}
+	if l := w.f.Log(c.Name, !current); l != nil && l.State == Found {
+		for _, text := range lastLines(l.Text, logTailLines) {
+			if m := execFormat.FindStringSubmatch(text); m != nil {
+				label := "logs --previous (" + c.Name + "): "
+				if current {
+					label = "logs (" + c.Name + "): "
+				}
+				line, binary = label+text, m[1]
+			}
+		}
+	}
+	return line, binary
+}
+
 func matchPlatformMismatch(w *walk) []hit {
 	if w.pod == nil || w.pod.DeletionTimestamp != nil {
 		return nil
 	}
 	var hits []hit
 	for _, c := range w.cs {
-		t, current := c.lastTermination()
-		if t == nil {
-			continue
-		}
-		var line, binary string
-		if m := execFormat.FindStringSubmatch(t.Message); m != nil {
-			line, binary = c.kind()+" termination message: "+oneLine(t.Message), m[1]
-		}
-		if l := w.f.Log(c.Name, !current); l != nil && l.State == Found {
-			for _, text := range lastLines(l.Text, logTailLines) {
-				if m := execFormat.FindStringSubmatch(text); m != nil {
-					label := "logs --previous (" + c.Name + "): "
-					if current {
-						label = "logs (" + c.Name + "): "
-					}
-					line, binary = label+text, m[1]
-				}
-			}
-		}
+		line, binary := w.execFormatFailure(c)
 		if line == "" {
 			continue
 		}
+		t, current := c.lastTermination()
 		vars := w.imageVars(c, "")
 		vars["Binary"] = "its entrypoint"
 		if binary != "" {
