@@ -46,6 +46,7 @@ var admissionRules = []*rule{
 		},
 		Commands: []string{
 			"kubectl describe node {{.Node}}",
+			"kubectl get pods -n kube-system -o wide --field-selector spec.nodeName={{.Node}}",
 			"kubectl get pod -n {{.Namespace}} {{.Pod}} -o jsonpath='{.spec.nodeName}{\" \"}{.spec.schedulerName}{\"\\n\"}'",
 			"kubectl get events -n {{.Namespace}} --field-selector involvedObject.name={{.Pod}}",
 		},
@@ -129,6 +130,13 @@ func matchAdmissionRejected(w *walk) []hit {
 	}
 	h := hit{Evidence: []string{"pod status: phase Failed, reason " + reason + ": " + oneLine(msg)}}
 	h.Evidence = append(h.Evidence, w.formatEvents(w.podEvents(reason))...)
+	// A kubelet restart is the usual reason its view differs from the
+	// scheduler's: show it when the node reports one.
+	for _, e := range w.nevs {
+		if e.Reason == "Starting" && w.recent(e.Last) {
+			h.Evidence = append(h.Evidence, w.formatEvent(e))
+		}
+	}
 	text := strings.TrimPrefix(msg, kubeletRejection)
 	vars := map[string]string{"Reason": reason, "Short": shortMessage(text), "Detail": ""}
 	switch {

@@ -55,20 +55,24 @@ func matchTopologySpread(w *walk) []hit {
 	}
 	h := hits[0]
 	h.Evidence = append([]string{}, h.Evidence...)
-	nodes, missing := 0, false
+	spread, unlabelled := 0, 0
 	for _, r := range reasons {
-		if r.class == schedTopology {
-			nodes += max(r.count, 0)
-			if strings.Contains(r.text, "missing required label") {
-				missing = true
-			}
+		if r.class != schedTopology {
+			continue
+		}
+		if strings.Contains(r.text, "missing required label") {
+			unlabelled += max(r.count, 0)
+		} else {
+			spread += max(r.count, 0)
 		}
 	}
-	h.Weight = nodes
-	vars := map[string]string{"Nodes": nodeCount(nodes), "Why": "would break its topology spread constraint",
+	h.Weight = spread + unlabelled
+	vars := map[string]string{"Nodes": nodeCount(spread), "Why": "would break its topology spread constraint",
 		"Constraint": "no hard constraint in the spec", "TopologyKey": "topology key", "Detail": "", "SelectorFlag": ""}
-	if missing {
-		vars["Why"] = "break its topology spread constraint or lack its topology label"
+	if spread == 0 {
+		vars["Nodes"], vars["Why"] = nodeCount(unlabelled), "lack the label its topology spread constraint needs"
+	} else if unlabelled > 0 {
+		vars["Why"] += fmt.Sprintf(" and %d more lack its topology label", unlabelled)
 	}
 	var hard []corev1.TopologySpreadConstraint
 	for _, c := range w.pod.Spec.TopologySpreadConstraints {
