@@ -26,12 +26,13 @@ var initWaitRules = []*rule{
 			"another namespace than the short name assumes. Its current log shows what it is still waiting for.",
 		NextSteps: []string{
 			"Read what it is waiting for: kubectl logs -n {{.Namespace}} {{.Pod}} -c {{.Container}} (the current log, it has not restarted).",
-			"{{if .Target}}Check that {{.Target}} resolves and answers from namespace {{.Namespace}}: kubectl get service,endpoints -n {{.Namespace}} {{.TargetShort}}; a name in another namespace needs NAME.NAMESPACE.{{else}}Check the dependency its command waits for: does the Service exist in namespace {{.Namespace}} and have ready endpoints?{{end}}",
+			"{{if .Target}}Check that {{.Target}} resolves and answers: kubectl get service,endpoints -n {{.TargetNamespace}} {{.TargetShort}}; a Service in another namespace is reached as NAME.NAMESPACE.{{else}}Check the dependency its command waits for: does the Service exist in namespace {{.Namespace}} and have ready endpoints?{{end}}",
 			"Give such loops a timeout so the pod fails visibly instead of hanging (timeout 300 sh -c 'until …; do sleep 2; done').",
 		},
 		Commands: []string{
 			"kubectl logs -n {{.Namespace}} {{.Pod}} -c {{.Container}} --tail=20",
-			"{{if .TargetShort}}kubectl get service,endpoints -n {{.Namespace}} {{.TargetShort}}{{end}}",
+			"{{if .TargetShort}}kubectl get service,endpoints -n {{.TargetNamespace}} {{.TargetShort}}{{end}}",
+			"{{if .TargetShort}}kubectl get services -A --field-selector metadata.name={{.TargetShort}}{{end}}",
 			"kubectl get pod -n {{.Namespace}} {{.Pod}} -o jsonpath='{.spec.initContainers[?(@.name==\"{{.Container}}\")].command}'",
 		},
 	},
@@ -39,7 +40,7 @@ var initWaitRules = []*rule{
 
 // waitTarget finds the host a wait loop polls: nslookup HOST, nc -z HOST
 // PORT, pg_isready -h HOST, wget/curl URL.
-var waitTarget = regexp.MustCompile(`(?:nslookup|host|dig)\s+([A-Za-z0-9][A-Za-z0-9.-]*)|nc\s+(?:-\w+\s+)*([A-Za-z0-9][A-Za-z0-9.-]*)\s+\d+|pg_isready\s+(?:-\w+\s+)*-h\s+([A-Za-z0-9][A-Za-z0-9.-]*)|(?:wget|curl)\s+(?:-\S+\s+)*https?://([A-Za-z0-9][A-Za-z0-9.-]*)`)
+var waitTarget = regexp.MustCompile(`\b(?:nslookup|host|dig)\s+([A-Za-z0-9][A-Za-z0-9.-]*)|nc\s+(?:-\w+\s+)*([A-Za-z0-9][A-Za-z0-9.-]*)\s+\d+|pg_isready\s+(?:-\w+\s+)*-h\s+([A-Za-z0-9][A-Za-z0-9.-]*)|(?:wget|curl)\s+(?:-\S+\s+)*https?://([A-Za-z0-9][A-Za-z0-9.-]*)`)
 
 func matchInitNeverFinishes(w *walk) []hit {
 	p := w.pod
@@ -66,7 +67,7 @@ func matchInitNeverFinishes(w *walk) []hit {
 			continue
 		}
 		vars := map[string]string{
-			"For": duration.HumanDuration(running), "WaitsFor": "", "Target": "", "TargetShort": "",
+			"For": duration.HumanDuration(running), "WaitsFor": "", "Target": "", "TargetShort": "", "TargetNamespace": "",
 			"Index": itoa(int32(index - 1)), "Count": itoa(int32(count)),
 		}
 		h := hit{Container: c.Name, Vars: vars, Evidence: []string{w.formatState(c)}}
@@ -78,7 +79,13 @@ func matchInitNeverFinishes(w *walk) []hit {
 			for _, g := range m[1:] {
 				if g != "" {
 					vars["Target"] = g
-					vars["TargetShort"], _, _ = strings.Cut(g, ".")
+					// name, name.namespace or name.namespace.svc…: the
+					// Service is looked up where the name points.
+					parts := strings.Split(g, ".")
+					vars["TargetShort"], vars["TargetNamespace"] = parts[0], w.vars["Namespace"]
+					if len(parts) == 2 || (len(parts) > 2 && parts[2] == "svc") {
+						vars["TargetNamespace"] = parts[1]
+					}
 					vars["WaitsFor"] = ": it is waiting for " + g
 					break
 				}
