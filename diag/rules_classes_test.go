@@ -183,3 +183,44 @@ status:
 		t.Errorf("summary %q does not name what the loop waits for", long.RootCause.Summary)
 	}
 }
+
+// TestPlatformMismatchInit: an init container built for another
+// architecture is a platform mismatch, not an init container that fails.
+func TestPlatformMismatchInit(t *testing.T) {
+	y := readyNode + `---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-5d9, namespace: shop, uid: pod-uid}
+spec:
+  nodeName: n1
+  initContainers:
+  - name: migrate
+    image: registry.example.com/shop/migrate:1.0
+  containers:
+  - name: app
+    image: registry.example.com/shop/web:1.0
+status:
+  phase: Pending
+  initContainerStatuses:
+  - name: migrate
+    image: registry.example.com/shop/migrate:1.0
+    restartCount: 3
+    lastState:
+      terminated: {reason: Error, exitCode: 1, startedAt: "2026-11-20T09:59:00Z", finishedAt: "2026-11-20T09:59:00Z"}
+    state:
+      waiting: {reason: CrashLoopBackOff}
+  containerStatuses:
+  - name: app
+    image: registry.example.com/shop/web:1.0
+    state:
+      waiting: {reason: PodInitializing}
+`
+	logs := map[kube.LogKey]string{{Namespace: "shop", Pod: "web-5d9", Container: "migrate", Previous: true}: "exec /usr/local/bin/migrate: exec format error\n"}
+	d := diagnoseYAML(t, y, logs)
+	if d.RootCause.Rule != "image.platform-mismatch" || d.Has("init.failed") {
+		t.Fatalf("findings %v, want image.platform-mismatch alone", ruleIDs(d))
+	}
+	if !strings.Contains(d.RootCause.Summary, "Init container migrate") {
+		t.Errorf("summary %q", d.RootCause.Summary)
+	}
+}

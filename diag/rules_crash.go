@@ -452,6 +452,9 @@ func matchInitFailed(w *walk) []hit {
 		if sf := w.startFailureOf(c); sf != nil && sf.runtime {
 			continue
 		}
+		if line, _ := w.execFormatFailure(c); line != "" {
+			continue // image.platform-mismatch explains it
+		}
 		t, current := c.lastTermination()
 		looping := c.waitingReason() == "CrashLoopBackOff"
 		vars := map[string]string{"PreviousFlag": "", "Detail": "", "LogNote": ""}
