@@ -224,3 +224,52 @@ status:
 		t.Errorf("summary %q", d.RootCause.Summary)
 	}
 }
+
+// TestWaitingFirstConsumerNodeName: a pod bound with spec.nodeName skips
+// the scheduler, so its WaitForFirstConsumer claim never binds.
+func TestWaitingFirstConsumerNodeName(t *testing.T) {
+	y := readyNode + `---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: shop, uid: claim-uid}
+spec: {storageClassName: local-path, accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+status: {phase: Pending}
+---
+apiVersion: v1
+kind: Event
+metadata: {name: data.1, namespace: shop}
+involvedObject: {kind: PersistentVolumeClaim, name: data, namespace: shop, uid: claim-uid}
+reason: WaitForFirstConsumer
+type: Normal
+message: waiting for first consumer to be created before binding
+count: 12
+firstTimestamp: "2026-11-20T09:40:00Z"
+lastTimestamp: "2026-11-20T09:59:00Z"
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-5d9, namespace: shop, uid: pod-uid}
+spec:
+  nodeName: n1
+  containers:
+  - name: app
+    image: registry.example.com/shop/web:1.0
+  volumes:
+  - name: data
+    persistentVolumeClaim: {claimName: data}
+status:
+  phase: Pending
+  containerStatuses:
+  - name: app
+    image: registry.example.com/shop/web:1.0
+    state:
+      waiting: {reason: ContainerCreating}
+`
+	d := diagnoseYAML(t, y, nil)
+	if d.RootCause.Rule != "volume.waiting-first-consumer" {
+		t.Fatalf("root cause %s, want volume.waiting-first-consumer; findings %v", d.RootCause.Rule, ruleIDs(d))
+	}
+	if !strings.Contains(d.RootCause.Summary, "spec.nodeName") {
+		t.Errorf("summary %q does not name spec.nodeName", d.RootCause.Summary)
+	}
+}
