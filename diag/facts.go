@@ -179,6 +179,9 @@ type Facts struct {
 
 	// Events involve the pod, the workload target, its children and owners.
 	Events List[corev1.Event]
+	// ClaimEvents are the events of the pod's PersistentVolumeClaims: the
+	// provisioner and the PV controller report on the claim, not the pod.
+	ClaimEvents List[corev1.Event]
 
 	// Node is the node the pod is bound to (Name empty when unscheduled).
 	Node       Ref[corev1.Node]

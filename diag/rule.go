@@ -134,6 +134,7 @@ var rules = func() []*rule {
 	for _, family := range [][]*rule{
 		lifecycleRules, schedulingRules, createRules, imageRules, configRules,
 		startRules, crashRules, probeRules, logRules, nodeRules, serviceRules,
+		platformRules, admissionRules, securityContextRules, topologyRules, initWaitRules, volumeRules,
 	} {
 		all = append(all, family...)
 	}

@@ -403,8 +403,8 @@ func (w *walk) mountProblemEvents() []event {
 
 func matchMountFailed(w *walk) []hit {
 	evs := w.mountProblemEvents()
-	if len(evs) == 0 {
-		return nil
+	if len(evs) == 0 || volumeClassOf(evs) != volumeOther {
+		return nil // volume.attach-failed or volume.mount-timeout explains them
 	}
 	h := hit{Evidence: w.formatEvents(evs), Vars: map[string]string{"Volume": "", "Claim": "", "Why": ""}}
 	last := evs[len(evs)-1]

@@ -7,13 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/duration"
 )
-
-// initStuckAfter is how long an init container may run before kdoctor calls
-// it stuck: init work (migrations, waiting for a dependency) is usually
-// done in seconds.
-const initStuckAfter = 10 * time.Minute
 
 // restartWindow is how long after its last crash a running container
 // still counts as crashing; older restarts are history.
@@ -220,7 +214,7 @@ func restartPolicy(p *corev1.Pod, c *container) corev1.RestartPolicy {
 // going away on purpose).
 func (w *walk) crashOf(c *container) *crash {
 	p := w.pod
-	if c.Init || p == nil || p.DeletionTimestamp != nil || p.Status.Reason == "Evicted" {
+	if c.Init || p == nil || p.DeletionTimestamp != nil || p.Status.Reason == "Evicted" || nodeShutdownReason(p) != "" {
 		return nil
 	}
 	t, current := c.lastTermination()
@@ -229,6 +223,9 @@ func (w *walk) crashOf(c *container) *crash {
 	}
 	if sf := w.startFailureOf(c); sf != nil && sf.runtime {
 		return nil // the app never ran: the start rules explain it
+	}
+	if line, _ := w.execFormatFailure(c); line != "" {
+		return nil // the binary never ran: image.platform-mismatch explains it
 	}
 	always := restartPolicy(p, c) == corev1.RestartPolicyAlways
 	looping := c.waitingReason() == "CrashLoopBackOff"
@@ -455,6 +452,9 @@ func matchInitFailed(w *walk) []hit {
 		if sf := w.startFailureOf(c); sf != nil && sf.runtime {
 			continue
 		}
+		if line, _ := w.execFormatFailure(c); line != "" {
+			continue // image.platform-mismatch explains it
+		}
 		t, current := c.lastTermination()
 		looping := c.waitingReason() == "CrashLoopBackOff"
 		vars := map[string]string{"PreviousFlag": "", "Detail": "", "LogNote": ""}
@@ -471,13 +471,6 @@ func matchInitFailed(w *walk) []hit {
 				h.Evidence = append(h.Evidence, w.formatTermination(c, t, false))
 			}
 			lines, note := w.crashLog(c, !current)
-			h.Evidence = append(h.Evidence, lines...)
-			vars["LogNote"] = note
-		case c.Status.State.Running != nil && !w.podInitialized() &&
-			w.now.Sub(c.Status.State.Running.StartedAt.Time) > initStuckAfter:
-			vars["Problem"] = "has been running for " + duration.HumanDuration(w.now.Sub(c.Status.State.Running.StartedAt.Time)) + " without finishing"
-			vars["Detail"] = "It is probably waiting for something that never comes (a Service, a database, a lock)."
-			lines, note := w.crashLog(c, false)
 			h.Evidence = append(h.Evidence, lines...)
 			vars["LogNote"] = note
 		default:

@@ -124,6 +124,11 @@ func classifyPull(reason, msg string) (class pullClass, ambiguous bool) {
 	case reason == "ErrImageNeverPull" || strings.Contains(msg, "with pull policy of Never"):
 		return pullNever, false
 	}
+	if rateLimited(msg) {
+		// A 429 names the registry and the image too; it must not read
+		// as "not found" or as a network failure.
+		return pullRateLimited, false
+	}
 	notFound := containsAny(msg, "not found", "manifest unknown", "repository does not exist", "no such image",
 		"name unknown", "no matching manifest", "does not exist")
 	denied := containsAny(msg, "unauthorized", "authentication required", "401 Unauthorized", "403 Forbidden", "status: 40",

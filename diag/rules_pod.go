@@ -89,8 +89,8 @@ var lowOnResource = regexp.MustCompile(`low on resource: ([A-Za-z0-9./_-]+)`)
 
 func matchEvicted(w *walk) []hit {
 	p := w.pod
-	if p == nil {
-		return nil
+	if p == nil || nodeShutdownReason(p) != "" {
+		return nil // pod.node-shutdown explains its DisruptionTarget condition
 	}
 	var h hit
 	var msg string

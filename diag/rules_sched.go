@@ -192,6 +192,8 @@ func parseSchedulerMessage(msg string) (total int, reasons []schedReason) {
 
 func classifySched(text string) schedClass {
 	switch {
+	case strings.Contains(text, "didn't match pod topology spread constraints"):
+		return schedTopology
 	case strings.Contains(text, "Insufficient ") || strings.Contains(text, "Too many pods"):
 		return schedInsufficient
 	case containsAny(text, "didn't match Pod's node affinity", "didn't match node selector", "node affinity/selector") ||

@@ -117,6 +117,9 @@ func (w *walk) startFailureOf(c *container) *startFailure {
 		if wt.Reason == "RunContainerError" && objectNotFound.MatchString(msg) {
 			return nil
 		}
+		if wt.Reason == "CreateContainerConfigError" && nonRootCheck(msg) != "" {
+			return nil // config.run-as-non-root explains it
+		}
 		f := &startFailure{message: msg, evidence: []string{w.formatState(c)}, runtime: true}
 		if e, ok := newest(w.containerEvents(c.Name, "Failed")); ok {
 			f.evidence = append(f.evidence, w.formatEvent(e))
@@ -187,9 +190,6 @@ func startMatcher(class startClass) func(*walk) []hit {
 			if class == startOther && containsAny(f.message, "no command specified") {
 				vars["Detail"] = "Neither the pod spec (command) nor the image (ENTRYPOINT/CMD) says what to run: set command in the pod spec or fix the image."
 				vars["Short"] = "no command specified"
-			}
-			if class == startOther && containsAny(f.message, "runAsNonRoot") {
-				vars["Detail"] = "The pod requires a non-root user but the image runs as root: set securityContext.runAsUser to a non-zero uid, or build the image with a USER."
 			}
 			h := hit{Container: c.Name, Evidence: f.evidence, Vars: vars}
 			if class == startMount {

@@ -370,7 +370,24 @@ func (b *factBuilder) references(spec *corev1.PodSpec) {
 	for _, n := range refs.PVCs {
 		f.PVCs = append(f.PVCs, refOf[corev1.PersistentVolumeClaim](b.set, "PersistentVolumeClaim", ns, n))
 	}
+	b.claimEvents(ns)
 	f.ServiceAccount = refOf[corev1.ServiceAccount](b.set, "ServiceAccount", ns, refs.ServiceAccount)
+}
+
+// claimEvents gathers the events of the claims found: the provisioner and
+// the PV controller say why a claim stays Pending there, not on the pod.
+func (b *factBuilder) claimEvents(ns string) {
+	f := b.f
+	if reason, unknown := b.set.unknownReason("Event", ns); unknown {
+		f.ClaimEvents = diag.List[corev1.Event]{State: diag.Unknown, Reason: reason}
+		return
+	}
+	f.ClaimEvents.State = diag.Found
+	for _, r := range f.PVCs {
+		if r.Object != nil {
+			f.ClaimEvents.Items = append(f.ClaimEvents.Items, b.set.EventsFor("PersistentVolumeClaim", ns, r.Name, r.Object.UID)...)
+		}
+	}
 }
 
 // services finds the Services whose selector matches the pod's labels,

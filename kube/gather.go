@@ -313,6 +313,19 @@ func (g *gatherer) podPieces(ctx context.Context, eg *errgroup.Group, pod *corev
 		eg.Go(func() error {
 			o, err := g.client.CoreV1().PersistentVolumeClaims(pod.Namespace).Get(ctx, name, metav1.GetOptions{})
 			g.record("PersistentVolumeClaim", pod.Namespace, withKind(o, "v1", "PersistentVolumeClaim"), err)
+			if err != nil {
+				return nil
+			}
+			// The claim's own events say why it stays Pending
+			// (ProvisioningFailed, WaitForFirstConsumer). Listed here, not
+			// in a new goroutine: the group may be at its limit.
+			sel := fields.OneTermEqualSelector("involvedObject.uid", string(o.UID)).String()
+			list, err := g.client.CoreV1().Events(pod.Namespace).List(ctx, metav1.ListOptions{FieldSelector: sel})
+			if err != nil {
+				g.unknown("Event", pod.Namespace, err)
+				return nil
+			}
+			g.addEvents(list.Items)
 			return nil
 		})
 	}
