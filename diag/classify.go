@@ -161,6 +161,19 @@ var shortTexts = map[string]string{
 	"node.network-unavailable": "node {{.Node}} network unavailable",
 	"node.cordoned":            "node {{.Node}} cordoned",
 
+	"sched.topology-spread":           "topology spread unsatisfiable",
+	"image.rate-limited":              "registry rate limit",
+	"image.platform-mismatch":         "image for another platform",
+	"config.run-as-non-root":          "runAsNonRoot: image runs as root",
+	"volume.provisioning-failed":      "volume provisioning failed",
+	"volume.waiting-first-consumer":   "volume waits for scheduling",
+	"volume.attach-failed":            "volume attach failed",
+	"volume.mount-timeout":            "volume mount timed out",
+	"sandbox.runtime-handler-missing": "runtime handler missing on node",
+	"init.never-finishes":             "init {{.Container}} never finishes",
+	"pod.node-shutdown":               "node shut down",
+	"pod.admission-rejected":          "rejected by kubelet",
+
 	"service.no-endpoints": "Service without endpoints",
 	"rollout.stuck":        "rollout stuck",
 }
@@ -190,3 +203,6 @@ func shortText(id string, vars map[string]string) string {
 	}
 	return strings.ReplaceAll(id, "-", " ")
 }
+
+// HasShortText reports whether rule id has its own short text.
+func HasShortText(id string) bool { return shortTexts[id] != "" }

@@ -432,3 +432,16 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestEveryRuleHasShortText: the tree names each rule's cause in a few
+// words; a rule without its own falls back to its id, which reads poorly.
+func TestEveryRuleHasShortText(t *testing.T) {
+	for _, id := range diag.Catalogue {
+		if id == diag.RuleOK {
+			continue
+		}
+		if !diag.HasShortText(id) {
+			t.Errorf("rule %s has no short text in classify.go", id)
+		}
+	}
+}

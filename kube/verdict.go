@@ -18,7 +18,12 @@ import (
 type RowFacts struct {
 	Node   diag.Ref[corev1.Node]
 	Events diag.List[corev1.Event]
-	Now    time.Time
+	// Nodes are the cluster's nodes, for a pod not scheduled yet (the rules
+	// name the nodes behind a scheduler message).
+	Nodes diag.List[corev1.Node]
+	// ClaimEvents are the Warning events of the pod's claims.
+	ClaimEvents diag.List[corev1.Event]
+	Now         time.Time
 }
 
 // JudgePod makes p's row and judges its health and one-line cause with the
@@ -34,6 +39,7 @@ func JudgePod(p *corev1.Pod, rf RowFacts) PodRow {
 	f := diag.Facts{
 		Target: diag.Target{Kind: "pod", Namespace: ns, Name: name},
 		Now:    rf.Now, Pod: p, Node: rf.Node, Events: rf.Events,
+		Nodes: rf.Nodes, ClaimEvents: rf.ClaimEvents,
 	}
 	if f.Now.IsZero() {
 		f.Now = time.Now()
@@ -139,15 +145,16 @@ type judge struct {
 	nodeKeys map[string]string
 	// gone names nodes the watch saw deleted: their pods' node is NotFound.
 	gone   map[string]bool
-	events map[string][]corev1.Event // by namespace/pod name
-	pods   map[types.UID]*corev1.Pod
+	events map[string][]corev1.Event // by kind/namespace/name (pods and claims)
+	// nodeList is nodes as a list, made again after a node changed.
+	nodeList []corev1.Node
+	pods     map[types.UID]*corev1.Pod
 	// forgotten are the latest deleted pods, so that a row judged again
 	// just before its pod was deleted is not handed over after it.
 	forgotten     map[types.UID]struct{}
 	forgottenRing []types.UID
 	eventsOn      bool
 	nodesOn       bool
-	emptyList     diag.List[corev1.Event]
 }
 
 func newJudge(nodes, events bool) *judge {
@@ -186,8 +193,24 @@ func (j *judge) factsLocked(p *corev1.Pod) RowFacts {
 			rf.Node = diag.Ref[corev1.Node]{Name: n, State: diag.NotFound}
 		}
 	}
+	if j.nodesOn && p.Spec.NodeName == "" {
+		if j.nodeList == nil {
+			j.nodeList = make([]corev1.Node, 0, len(j.nodes))
+			for _, n := range j.nodes {
+				j.nodeList = append(j.nodeList, *n)
+			}
+			sort.Slice(j.nodeList, func(a, b int) bool { return j.nodeList[a].Name < j.nodeList[b].Name })
+		}
+		rf.Nodes = diag.List[corev1.Node]{State: diag.Found, Items: j.nodeList}
+	}
 	if j.eventsOn {
-		rf.Events = diag.List[corev1.Event]{State: diag.Found, Items: j.events[p.Namespace+"/"+p.Name]}
+		rf.Events = diag.List[corev1.Event]{State: diag.Found, Items: j.events[eventKey("Pod", p.Namespace, p.Name)]}
+		rf.ClaimEvents.State = diag.Found
+		for _, v := range p.Spec.Volumes {
+			if c := v.PersistentVolumeClaim; c != nil {
+				rf.ClaimEvents.Items = append(rf.ClaimEvents.Items, j.events[eventKey("PersistentVolumeClaim", p.Namespace, c.ClaimName)]...)
+			}
+		}
 	}
 	return rf
 }
@@ -197,7 +220,7 @@ func (j *judge) forget(uid types.UID, namespace, name string) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	delete(j.pods, uid)
-	delete(j.events, namespace+"/"+name)
+	delete(j.events, eventKey("Pod", namespace, name))
 	if len(j.forgottenRing) == judgeForgotten {
 		delete(j.forgotten, j.forgottenRing[0])
 		j.forgottenRing = append(j.forgottenRing[:0], j.forgottenRing[1:]...)
@@ -220,30 +243,36 @@ func (j *judge) deleted(uid types.UID) bool {
 func (j *judge) node(n *corev1.Node, deleted bool) []PodRow {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	// A pod not scheduled yet is judged against every node.
+	onIt := func(p *corev1.Pod) bool { return p.Spec.NodeName == n.Name || p.Spec.NodeName == "" }
 	if deleted {
 		delete(j.nodes, n.Name)
 		delete(j.nodeKeys, n.Name)
 		j.gone[n.Name] = true
-		return j.rejudgeLocked(func(p *corev1.Pod) bool { return p.Spec.NodeName == n.Name })
+		j.nodeList = nil
+		return j.rejudgeLocked(onIt)
 	}
 	delete(j.gone, n.Name)
 	key := nodeKey(n)
 	old, had := j.nodeKeys[n.Name]
-	j.nodes[n.Name], j.nodeKeys[n.Name] = stripNode(n), key
 	if had && old == key {
 		return nil
 	}
-	return j.rejudgeLocked(func(p *corev1.Pod) bool { return p.Spec.NodeName == n.Name })
+	j.nodes[n.Name], j.nodeKeys[n.Name] = stripNode(n), key
+	j.nodeList = nil
+	return j.rejudgeLocked(onIt)
 }
 
-// event records a Warning event about a pod and judges that pod again.
+// event records a Warning event about a pod or a claim and judges again
+// the pods it is about.
 func (j *judge) event(e *corev1.Event) []PodRow {
-	if e.Type != corev1.EventTypeWarning || e.InvolvedObject.Kind != "Pod" {
+	io := e.InvolvedObject
+	if e.Type != corev1.EventTypeWarning || (io.Kind != "Pod" && io.Kind != "PersistentVolumeClaim") {
 		return nil
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	key := e.InvolvedObject.Namespace + "/" + e.InvolvedObject.Name
+	key := eventKey(io.Kind, io.Namespace, io.Name)
 	evs, ok := j.events[key]
 	if !ok && len(j.events) >= judgeEventPods {
 		return nil
@@ -263,10 +292,23 @@ func (j *judge) event(e *corev1.Event) []PodRow {
 		evs = evs[:judgeEventsPerPod]
 	}
 	j.events[key] = evs
-	return j.rejudgeLocked(func(p *corev1.Pod) bool {
-		return p.Namespace == e.InvolvedObject.Namespace && p.Name == e.InvolvedObject.Name
-	})
+	if io.Kind == "PersistentVolumeClaim" {
+		return j.rejudgeLocked(func(p *corev1.Pod) bool {
+			if p.Namespace != io.Namespace {
+				return false
+			}
+			for _, v := range p.Spec.Volumes {
+				if c := v.PersistentVolumeClaim; c != nil && c.ClaimName == io.Name {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	return j.rejudgeLocked(func(p *corev1.Pod) bool { return p.Namespace == io.Namespace && p.Name == io.Name })
 }
+
+func eventKey(kind, namespace, name string) string { return kind + "/" + namespace + "/" + name }
 
 func (j *judge) rejudgeLocked(match func(*corev1.Pod) bool) []PodRow {
 	var out []PodRow

@@ -54,7 +54,7 @@ func TestTreeAgreesWithDiagnosis(t *testing.T) {
 				case row.Rule == "" && (root == diag.RuleOK || root == diag.RuleNone) && row.Health != Failing:
 					// a quiet or just-starting pod: nothing to name
 				case slices.Contains(d.Steps[0].Findings, row.Rule):
-				case row.Rule == "" && beyondWatch[root]:
+				case beyondWatch[root]:
 					// the pod is fine; what the diagnosis names needs
 					// objects the watch does not hold
 				default:
@@ -69,10 +69,15 @@ func TestTreeAgreesWithDiagnosis(t *testing.T) {
 	}
 }
 
-// beyondWatch are rules that judge objects the watch does not hold: a
-// Service's endpoints. The tree shows such a pod as the pod it is (fine);
-// its diagnosis names the Service.
-var beyondWatch = map[string]bool{"service.no-endpoints": true}
+// beyondWatch are rules that need what the watch does not hold; the tree
+// names what it can see of such a pod (its status, the scheduler's words)
+// and the pane names the cause.
+var beyondWatch = map[string]bool{
+	"service.no-endpoints":          true, // Services and Endpoints
+	"image.platform-mismatch":       true, // the previous instance's log ("exec format error")
+	"volume.provisioning-failed":    true, // the claim and its StorageClass
+	"volume.waiting-first-consumer": true, // the claim's Normal events
+}
 
 // rowFactsFrom is what the watch would hold about p in set.
 func rowFactsFrom(set *ObjectSet, p *corev1.Pod, now time.Time) RowFacts {
@@ -87,6 +92,22 @@ func rowFactsFrom(set *ObjectSet, p *corev1.Pod, now time.Time) RowFacts {
 	for _, e := range set.EventsFor("Pod", p.Namespace, p.Name, p.UID) {
 		if e.Type == corev1.EventTypeWarning {
 			rf.Events.Items = append(rf.Events.Items, e)
+		}
+	}
+	if p.Spec.NodeName == "" {
+		rf.Nodes.State = diag.Found
+		for _, o := range set.List("Node", "") {
+			rf.Nodes.Items = append(rf.Nodes.Items, *o.(*corev1.Node))
+		}
+	}
+	rf.ClaimEvents.State = diag.Found
+	for _, v := range p.Spec.Volumes {
+		if c := v.PersistentVolumeClaim; c != nil {
+			for _, e := range set.EventsFor("PersistentVolumeClaim", p.Namespace, c.ClaimName, "") {
+				if e.Type == corev1.EventTypeWarning {
+					rf.ClaimEvents.Items = append(rf.ClaimEvents.Items, e)
+				}
+			}
 		}
 	}
 	return rf
