@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+	"text/template/parse"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -311,6 +312,11 @@ func compileTeamTemplates(r *rule, vars map[string]string) (field string, err er
 		if err != nil {
 			return nil, err
 		}
+		// Every {{.Name}}, in every branch, must be a variable the rule
+		// fills: rendering once only visits the branches taken.
+		if name := unknownField(t.Tree.Root, vars); name != "" {
+			return nil, fmt.Errorf("{{.%s}} is not a variable this rule fills (it has: %s)", name, strings.Join(sortedVarNames(vars), ", "))
+		}
 		if err := t.Execute(&cappedWriter{}, vars); err != nil {
 			return nil, err
 		}
@@ -339,6 +345,83 @@ func compileTeamTemplates(r *rule, vars map[string]string) (field string, err er
 	}
 	r.tmpl = tm
 	return "", nil
+}
+
+// unknownField returns the first field of the template's data that vars
+// lacks, looking into every branch, pipeline and argument.
+func unknownField(n parse.Node, vars map[string]string) string {
+	check := func(ident []string) string {
+		if len(ident) > 0 {
+			if _, ok := vars[ident[0]]; !ok {
+				return ident[0]
+			}
+		}
+		return ""
+	}
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return ""
+		}
+		for _, c := range n.Nodes {
+			if s := unknownField(c, vars); s != "" {
+				return s
+			}
+		}
+	case *parse.ActionNode:
+		return unknownField(n.Pipe, vars)
+	case *parse.PipeNode:
+		if n == nil {
+			return ""
+		}
+		for _, c := range n.Cmds {
+			if s := unknownField(c, vars); s != "" {
+				return s
+			}
+		}
+	case *parse.CommandNode:
+		for _, a := range n.Args {
+			if s := unknownField(a, vars); s != "" {
+				return s
+			}
+		}
+	case *parse.FieldNode:
+		return check(n.Ident)
+	case *parse.ChainNode:
+		return unknownField(n.Node, vars)
+	case *parse.VariableNode:
+		// $.Name reads the data too; $x.Name reads a variable's value.
+		if len(n.Ident) > 1 && n.Ident[0] == "$" {
+			return check(n.Ident[1:])
+		}
+	case *parse.IfNode:
+		return unknownBranch(&n.BranchNode, vars)
+	case *parse.RangeNode:
+		return unknownBranch(&n.BranchNode, vars)
+	case *parse.WithNode:
+		return unknownBranch(&n.BranchNode, vars)
+	case *parse.TemplateNode:
+		return unknownField(n.Pipe, vars)
+	}
+	return ""
+}
+
+func unknownBranch(b *parse.BranchNode, vars map[string]string) string {
+	for _, n := range []parse.Node{b.Pipe, b.List, b.ElseList} {
+		if s := unknownField(n, vars); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func sortedVarNames(vars map[string]string) []string {
+	names := make([]string, 0, len(vars))
+	for k := range vars {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // hits returns the rule's hits: one per container that satisfies every
