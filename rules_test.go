@@ -47,7 +47,7 @@ func TestRulesCommand(t *testing.T) {
 	if !(pos["image.not-found"] < team && team < pos["crash.oom-killed"] && team < pos["crash.exit-error"]) {
 		t.Errorf("team rule at %d; image.not-found %d, crash.oom-killed %d", team, pos["image.not-found"], pos["crash.oom-killed"])
 	}
-	if node := pos["team.node-kernel-deadlock"]; !(node > pos["node.not-ready"] && list[node].Step == diag.StepNode && list[node].RanksWith == "node") {
+	if node := pos["team.node-kernel-deadlock"]; !(pos["service.no-endpoints"] < node && node < pos["node.not-ready"] && list[node].Step == diag.StepNode && list[node].RanksWith == "node") {
 		t.Errorf("node team rule listed as %+v at %d", list[node], node)
 	}
 
