@@ -308,13 +308,15 @@ func (c *cappedWriter) Write(p []byte) (int, error) {
 // the file is loaded, not a "(template error …)" in an incident.
 func compileTeamTemplates(r *rule, vars map[string]string) (field string, err error) {
 	parse := func(field, text string) (*template.Template, error) {
-		t, err := template.New(r.ID + "/" + field).Option("missingkey=error").Parse(text)
+		t, err := template.New(r.ID + "/" + field).Option("missingkey=error").Funcs(teamFuncs).Parse(text)
 		if err != nil {
 			return nil, err
 		}
 		// Every {{.Name}}, in every branch, must be a variable the rule
 		// fills: rendering once only visits the branches taken.
-		if name := unknownField(t.Tree.Root, vars); name != "" {
+		if name := unknownField(t.Tree.Root, vars); name == "range" {
+			return nil, errors.New("{{range}} is not supported: the variables are text")
+		} else if name != "" {
 			return nil, fmt.Errorf("{{.%s}} is not a variable this rule fills (it has: %s)", name, strings.Join(sortedVarNames(vars), ", "))
 		}
 		if err := t.Execute(&cappedWriter{}, vars); err != nil {
@@ -346,6 +348,37 @@ func compileTeamTemplates(r *rule, vars map[string]string) (field string, err er
 	r.tmpl = tm
 	return "", nil
 }
+
+// teamFuncs replaces printf with one that refuses huge widths and
+// precisions ("%999999999d" would allocate a gigabyte per finding).
+var teamFuncs = template.FuncMap{"printf": func(format string, args ...any) (string, error) {
+	if err := boundedFormat(format); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf(format, args...), nil
+}}
+
+// boundedFormat refuses a printf format whose verbs take their width from
+// an argument (*) or ask for one of more than three digits.
+func boundedFormat(format string) error {
+	for i := strings.IndexByte(format, '%'); i >= 0; {
+		j := i + 1
+		for j < len(format) && strings.IndexByte("+-# 0123456789.*[]", format[j]) >= 0 {
+			j++
+		}
+		if spec := format[i+1 : j]; strings.Contains(spec, "*") || longNumber.MatchString(spec) {
+			return fmt.Errorf("printf width or precision %q is too large", spec)
+		}
+		next := strings.IndexByte(format[j:], '%')
+		if next < 0 {
+			break
+		}
+		i = j + next
+	}
+	return nil
+}
+
+var longNumber = regexp.MustCompile(`\d{4}`)
 
 // unknownField returns the first field of the template's data that vars
 // lacks, looking into every branch, pipeline and argument.
@@ -397,7 +430,9 @@ func unknownField(n parse.Node, vars map[string]string) string {
 	case *parse.IfNode:
 		return unknownBranch(&n.BranchNode, vars)
 	case *parse.RangeNode:
-		return unknownBranch(&n.BranchNode, vars)
+		// The variables are text: nothing to range over but a number,
+		// and a number only makes a template run long.
+		return "range"
 	case *parse.WithNode:
 		return unknownBranch(&n.BranchNode, vars)
 	case *parse.TemplateNode:

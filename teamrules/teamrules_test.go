@@ -232,3 +232,24 @@ func TestMatchers(t *testing.T) {
 		}
 	})
 }
+
+// TestTemplatesThatRunAway: a rules file is configuration; a template
+// that would loop or allocate without bound is refused when it is read.
+func TestTemplatesThatRunAway(t *testing.T) {
+	for summary, want := range map[string]string{
+		`{{range 1000000000}}{{end}}`:                 "{{range}} is not supported",
+		`{{printf "%999999999d" 1}}`:                  `printf width or precision "999999999" is too large`,
+		`{{printf "%.99999f" 1.0}}`:                   `printf width or precision ".99999" is too large`,
+		`{{printf "%*d" 999999999 1}}`:                `printf width or precision "*" is too large`,
+		`{{if .Pod}}{{printf "%0100000s" ""}}{{end}}`: "too large",
+	} {
+		file := "rules:\n  - id: team.x\n    severity: info\n    summary: '" + summary + "'\n    explanation: e\n    match: {exitCode: 1}\n"
+		_, err := teamrules.Parse("rules.yaml", []byte(file))
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "rules.yaml:4:14: rules[0].summary") {
+			t.Errorf("%s: %v, want an error at the summary with %q", summary, err, want)
+		}
+	}
+	if _, err := teamrules.Parse("rules.yaml", []byte("rules:\n  - id: team.x\n    severity: info\n    summary: '{{printf \"%-12s|%3d\" .Pod 7}}'\n    explanation: e\n    match: {exitCode: 1}\n")); err != nil {
+		t.Errorf("a modest printf: %v", err)
+	}
+}
