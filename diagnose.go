@@ -107,6 +107,9 @@ func runDiagnose(ctx context.Context, a *app, o *diagnoseOptions, args []string,
 	if a.allNamespaces && name != "" {
 		return usagef("a single target takes -n, not -A")
 	}
+	if err := a.loadRules(); err != nil {
+		return err
+	}
 
 	var ds []*diag.Diagnosis
 	if len(o.fromFiles) > 0 {
@@ -158,7 +161,7 @@ func diagnoseOffline(a *app, o *diagnoseOptions, stdin io.Reader, kind, name, na
 		if err != nil {
 			return nil, fmt.Errorf("%w in the dump", err)
 		}
-		ds = append(ds, diag.Diagnose(&facts))
+		ds = append(ds, a.rules.Diagnose(&facts))
 	}
 	return ds, nil
 }
@@ -201,7 +204,7 @@ func diagnoseLive(ctx context.Context, a *app, kind, name, namespace string, now
 		if err != nil {
 			return nil, err
 		}
-		return []*diag.Diagnosis{diag.Diagnose(&facts)}, nil
+		return []*diag.Diagnosis{a.rules.Diagnose(&facts)}, nil
 	}
 	scope := namespace
 	if a.allNamespaces {
@@ -226,7 +229,7 @@ func diagnoseLive(ctx context.Context, a *app, kind, name, namespace string, now
 				errs[i] = err
 				return
 			}
-			ds[i] = diag.Diagnose(&facts)
+			ds[i] = a.rules.Diagnose(&facts)
 		}()
 	}
 	wg.Wait()

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
+	"github.com/kdoctor-dev/kdoctor/diag"
 	"github.com/kdoctor-dev/kdoctor/kube"
 )
 
@@ -34,6 +35,9 @@ type app struct {
 	theme         string
 	demo          bool
 	cfg           config
+	// rulesFile is --rules; rules the rule set loaded by loadRules.
+	rulesFile string
+	rules     *diag.Rules
 
 	stdout, stderr io.Writer
 }
@@ -100,6 +104,7 @@ hand? Try the built-in demo:  kdoctor --demo`,
 	pf.BoolVar(&a.readOnly, "read-only", false, "refuse every request that could change the cluster (exec, cordon, drain, …), enforced below the UI")
 	pf.StringVar(&a.theme, "theme", "", "colour theme: dark, light, high-contrast, mono, or a theme file name (default: follows the terminal)")
 	pf.BoolVar(&a.demo, "demo", false, "run against the built-in demo cluster (no Kubernetes needed)")
+	pf.StringVar(&a.rulesFile, "rules", "", "team rules file for the diagnosis (default: $XDG_CONFIG_HOME/kdoctor/rules.yaml when it exists)")
 	registerCompletions(root, a)
 
 	root.AddCommand(newTUICmd(a), newVersionCmd(a))

@@ -53,6 +53,9 @@ func runTUI(ctx context.Context, a *app) error {
 	if err != nil {
 		return usageError{err}
 	}
+	if err := a.loadRules(); err != nil {
+		return err
+	}
 	// The kubeconfig is checked first (no network), then the terminal, then
 	// the server: each failure is one line, in the order a user fixes them.
 	src, scope, err := openSource(ctx, a)
@@ -69,7 +72,7 @@ func runTUI(ctx context.Context, a *app) error {
 		go d.Run(ctx, 2*time.Second)
 	}
 	opts := ui.Options{Ctx: ctx, Source: src, Scope: scope, Styles: styles, ThemeFixed: fixed,
-		LogTail: a.cfg.Logs.Tail, LogBuffer: a.cfg.Logs.BufferLines}
+		LogTail: a.cfg.Logs.Tail, LogBuffer: a.cfg.Logs.BufferLines, Rules: a.rules}
 	if !a.demo {
 		// Changes made from the TUI go to the session log, so the incident
 		// timeline can be rebuilt; the demo changes nothing real.

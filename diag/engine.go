@@ -11,7 +11,8 @@ import (
 // Diagnose walks the facts through the four steps and ranks what they
 // found. It never fails: missing facts make a step incomplete, and when no
 // rule matches the diagnosis says so (rule "none") instead of guessing.
-func Diagnose(f *Facts) *Diagnosis {
+// A nil set diagnoses with the built-in catalogue.
+func (rs *Rules) Diagnose(f *Facts) *Diagnosis {
 	w := newWalk(f)
 	d := &Diagnosis{Target: f.Target}
 
@@ -24,7 +25,7 @@ func Diagnose(f *Facts) *Diagnosis {
 	for _, name := range Steps {
 		step := Step{Name: name}
 		step.Evidence, step.Status = w.stepEvidence(name)
-		for _, r := range rules {
+		for _, r := range rs.rules() {
 			if r.Step != name {
 				continue
 			}

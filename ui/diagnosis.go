@@ -54,7 +54,7 @@ func (m *Model) openDiagnosis(s subject, t kube.Target) tea.Cmd {
 func (m *Model) runDiagnosis() tea.Cmd {
 	m.diagLoading = true
 	seq, src, t, parent := m.seq, m.src, m.diagTarget, m.opts.Ctx
-	now := m.opts.Now
+	now, rules := m.opts.Now, m.opts.Rules
 	return func() tea.Msg {
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(parent, 30*time.Second)
@@ -63,7 +63,7 @@ func (m *Model) runDiagnosis() tea.Cmd {
 		if err != nil {
 			return diagnosisMsg{seq: seq, err: err}
 		}
-		return diagnosisMsg{seq: seq, d: diag.Diagnose(&facts), took: time.Since(start)}
+		return diagnosisMsg{seq: seq, d: rules.Diagnose(&facts), took: time.Since(start)}
 	}
 }
 

@@ -54,6 +54,9 @@ type Options struct {
 	// LogBuffer how many it keeps (default kube.DefaultLogLines).
 	LogTail   int64
 	LogBuffer int
+	// Rules diagnoses the selected pod: the built-in catalogue plus the
+	// team's rules; nil is the built-in catalogue alone.
+	Rules *diag.Rules
 }
 
 // focus says which widget receives keys.
