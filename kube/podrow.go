@@ -46,8 +46,8 @@ type PodRow struct {
 	// NodeJudged: the pod is quiet and Rule, Health and Cause are its
 	// node's verdict (see OnNode).
 	NodeJudged bool
-	// Cause is a one-line probable cause for unhealthy pods: the status
-	// word and the rule's short name ("CrashLoopBackOff · OOMKilled ×4").
+	// Cause is a one-line probable cause for unhealthy pods: the rule's
+	// short name for it ("OOMKilled ×4"); Status holds kubectl's word.
 	Cause      string
 	Containers []ContainerRow
 }

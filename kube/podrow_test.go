@@ -32,7 +32,7 @@ func TestNewPodRow(t *testing.T) {
 					State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
 					LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "OOMKilled", ExitCode: 137}},
 				}}}},
-			status: "CrashLoopBackOff", cause: "CrashLoopBackOff · OOMKilled ×6", health: Failing, wlKind: "Deployment", wlName: "web",
+			status: "CrashLoopBackOff", cause: "OOMKilled ×6", health: Failing, wlKind: "Deployment", wlName: "web",
 		},
 		{
 			name: "image tag not found",
@@ -42,7 +42,7 @@ func TestNewPodRow(t *testing.T) {
 					Name: "app", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff",
 						Message: `Back-off pulling image "nginx:1.27.99": ErrImagePull: failed to resolve reference "docker.io/library/nginx:1.27.99": docker.io/library/nginx:1.27.99: not found`}},
 				}}}},
-			status: "ImagePullBackOff", cause: "ImagePullBackOff · image not found", health: Failing,
+			status: "ImagePullBackOff", cause: "image not found", health: Failing,
 		},
 		{
 			name: "init container failing",
@@ -53,26 +53,26 @@ func TestNewPodRow(t *testing.T) {
 					State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
 					LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "Error", ExitCode: 1}},
 				}}}},
-			status: "Init:CrashLoopBackOff", cause: "Init:CrashLoopBackOff · init migrate failing", health: Failing,
+			status: "Init:CrashLoopBackOff", cause: "init migrate failing", health: Failing,
 		},
 		{
 			name: "evicted",
 			pod: corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "x"},
 				Status: corev1.PodStatus{Phase: corev1.PodFailed, Reason: "Evicted", Message: "The node was low on resource: ephemeral-storage. Threshold quantity: 1"}},
-			status: "Evicted", cause: "Evicted · the node ran low on disk (ephemeral-storage)", health: Failing,
+			status: "Evicted", cause: "the node ran low on disk (ephemeral-storage)", health: Failing,
 		},
 		{
 			name: "stuck terminating",
 			pod: corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "x", DeletionTimestamp: &now, Finalizers: []string{"example.com/backup"}},
 				Status: corev1.PodStatus{Phase: corev1.PodRunning}},
-			status: "Terminating", cause: "Terminating · 14d past grace: finalizers example.com/backup still present", health: Warning,
+			status: "Terminating", cause: "14d past grace: finalizers example.com/backup still present", health: Warning,
 		},
 		{
 			name: "unschedulable",
 			pod: corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "x"},
 				Status: corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: "Unschedulable",
 					Message: "0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."}}}},
-			status: "Pending", cause: "Pending · 3 node(s) lack memory", health: Failing,
+			status: "Pending", cause: "3 node(s) lack memory", health: Failing,
 		},
 		{
 			name: "healthy",

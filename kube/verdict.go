@@ -53,9 +53,8 @@ func JudgePod(p *corev1.Pod, rf RowFacts) PodRow {
 	return r
 }
 
-// verdictRow turns a verdict into the row's health and STATUS / PROBABLE
-// CAUSE text: the kubectl status word people know, then the rule's name
-// for the cause.
+// verdictRow turns a verdict into the row's health and probable cause:
+// the rule's short name for it (the STATUS column shows kubectl's word).
 func verdictRow(p *corev1.Pod, v diag.Verdict, status string) (string, Health, string) {
 	switch v.Rule {
 	case diag.RuleOK:
@@ -69,13 +68,13 @@ func verdictRow(p *corev1.Pod, v diag.Verdict, status string) (string, Health, s
 		if p.Status.Phase == corev1.PodPending && p.DeletionTimestamp == nil && startingOnly(p) {
 			return "", Pending, ""
 		}
-		return v.Rule, Warning, status
+		return v.Rule, Warning, ""
 	}
 	h := severityHealth(v)
-	if v.Short == "" || strings.EqualFold(v.Short, status) {
-		return v.Rule, h, status
+	if strings.EqualFold(v.Short, status) {
+		return v.Rule, h, ""
 	}
-	return v.Rule, h, status + " · " + v.Short
+	return v.Rule, h, v.Short
 }
 
 // severityHealth is how a verdict's severity shows in the tree.
@@ -103,11 +102,7 @@ func (r PodRow) OnNode(n NodeRow, known bool) PodRow {
 	if !known || n.QuietRule == "" || n.QuietRule == diag.RuleOK || n.QuietHealth == Healthy {
 		return r
 	}
-	r.Rule, r.Health, r.NodeJudged = n.QuietRule, n.QuietHealth, true
-	r.Cause = r.Status
-	if n.QuietShort != "" {
-		r.Cause += " · " + n.QuietShort
-	}
+	r.Rule, r.Health, r.Cause, r.NodeJudged = n.QuietRule, n.QuietHealth, n.QuietShort, true
 	return r
 }
 

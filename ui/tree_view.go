@@ -230,7 +230,7 @@ func (t *PodTree) renderLine(st themes.Styles, c columns, l line, selected bool,
 		out += cell(fmt.Sprintf("%d/%d", p.Ready, p.Total), c.ready, base)
 		status := p.Status
 		if c.merged && p.Cause != "" {
-			status = p.Cause
+			status += " · " + p.Cause
 		}
 		out += cell(status, c.status, hs)
 		out += cell(fmt.Sprint(p.Restarts), c.restarts, base)
