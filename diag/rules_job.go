@@ -338,7 +338,14 @@ func matchPodDeadline(w *walk) []hit {
 // (robfig/cron's standard parser, with spec.timeZone applied). Without
 // spec.timeZone the controller uses kube-controller-manager's zone, which
 // kdoctor cannot see; it assumes UTC, the zone of most control planes.
-func cronSchedule(cj *batchv1.CronJob) (cron.Schedule, error) {
+func cronSchedule(cj *batchv1.CronJob) (sched cron.Schedule, err error) {
+	// The parser panics on some malformed specs (the controller wraps it
+	// the same way: ParseCronScheduleWithPanicRecovery).
+	defer func() {
+		if r := recover(); r != nil {
+			sched, err = nil, fmt.Errorf("unparseable schedule %q: %v", cj.Spec.Schedule, r)
+		}
+	}()
 	spec := cj.Spec.Schedule
 	if tz := cj.Spec.TimeZone; tz != nil && *tz != "" && !strings.Contains(spec, "TZ=") {
 		spec = "CRON_TZ=" + *tz + " " + spec
@@ -435,6 +442,11 @@ func matchCronJobBlocked(w *walk) []hit {
 		if len(evs) == 0 && skipped == 0 {
 			continue // the active run is not in the way of any other yet
 		}
+		// Diagnosing a pod, the CronJob's state matters only when the pod
+		// is the run in the way.
+		if wl != w.f.Workload && (w.pod == nil || !podOwnedBy(w.pod, name, "")) {
+			continue
+		}
 		h := hit{Vars: map[string]string{"CronJob": cj.Name, "Job": name, "Running": "an unknown time", "Skipped": ""}}
 		line := fmt.Sprintf("cronjob %s: schedule %q, concurrencyPolicy Forbid, active job %s", cj.Name, cj.Spec.Schedule, name)
 		if !started.IsZero() {
@@ -457,6 +469,8 @@ func matchCronJobBlocked(w *walk) []hit {
 		}
 		if wl == w.f.Workload {
 			h.Rank = rankCreate + 1
+		} else {
+			h.Rank = rankRollout // after the pod's own cause, if it has one
 		}
 		hits = append(hits, h)
 	}
@@ -467,7 +481,9 @@ func matchCronJobMissed(w *walk) []hit {
 	var hits []hit
 	for _, wl := range w.workloads("CronJob") {
 		cj := wl.CronJob
-		if cj == nil {
+		// Runs that never started say nothing about a pod of an earlier
+		// run: only a diagnosis of the CronJob reports them.
+		if cj == nil || wl != w.f.Workload {
 			continue
 		}
 		evs := w.objectEvents("cronjob/"+cj.Name, scheduleWindow, "MissSchedule", "TooManyMissedTimes")
