@@ -122,7 +122,10 @@ func cronJobUnhealthy(b *factBuilder, cj *batchv1.CronJob, jobs []diag.Workload,
 	var activeSince time.Time
 	for _, a := range cj.Status.Active {
 		for _, j := range jobs {
-			if j.Job != nil && j.Job.UID == a.UID {
+			// By name: unique in the namespace, and what status.active is
+			// read by everywhere else (a restored or copied object's UIDs
+			// may be stale).
+			if j.Job != nil && j.Job.Name == a.Name {
 				t := j.Job.CreationTimestamp.Time
 				if j.Job.Status.StartTime != nil {
 					t = j.Job.Status.StartTime.Time
