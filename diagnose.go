@@ -38,7 +38,7 @@ func newDiagnoseCmd(a *app) *cobra.Command {
 logs --previous, node conditions — and names the root cause with its evidence, next
 steps and the kubectl commands that confirm it.
 
-TYPE is spelled as kubectl spells it (pod, po, deploy, rs, sts, ds, job); without
+TYPE is spelled as kubectl spells it (pod, po, deploy, rs, sts, ds, job, cj); without
 TYPE, NAME is a pod. Without NAME, every unhealthy pod and workload in scope (-n, or
 -A for all namespaces) is diagnosed, most severe first.
 
@@ -48,6 +48,7 @@ tree, or from '-' (standard input). The clock is then the newest timestamp in th
 dump unless --now says otherwise.`,
 		Example: `  kdoctor diagnose web-5d9 -n shop
   kdoctor diagnose deploy/web -n shop -o json
+  kdoctor diagnose cronjob/nightly-report -n shop
   kdoctor diagnose -A -o markdown
   kubectl get pods,events -n shop -o yaml | kdoctor diagnose --from-file - web-5d9`,
 		Args: cobra.MaximumNArgs(2),
@@ -78,7 +79,7 @@ func parseTarget(args []string) (kind, name string, err error) {
 	}
 	k, ok := kube.NormalizeKind(kind)
 	if !ok {
-		return "", "", usagef("cannot diagnose resource type %q: use pod, deployment, replicaset, statefulset, daemonset or job", kind)
+		return "", "", usagef("cannot diagnose resource type %q: use pod, deployment, replicaset, statefulset, daemonset, job or cronjob", kind)
 	}
 	if name == "" || strings.Contains(name, "/") {
 		return "", "", usagef("bad target %q: want [TYPE/]NAME", strings.Join(args, " "))
@@ -153,7 +154,7 @@ func diagnoseOffline(a *app, o *diagnoseOptions, stdin io.Reader, kind, name, na
 		if a.allNamespaces {
 			scope = ""
 		}
-		targets = kube.UnhealthyTargets(set, scope)
+		targets = kube.UnhealthyTargetsAt(set, scope, now)
 	}
 	var ds []*diag.Diagnosis
 	for _, t := range targets {

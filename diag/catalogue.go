@@ -23,5 +23,7 @@ var Catalogue = []string{
 	"node.not-ready", "node.disk-pressure", "node.memory-pressure", "node.pid-pressure",
 	"node.network-unavailable", "node.cordoned",
 	"service.no-endpoints", "rollout.stuck",
+	"job.backoff-limit-exceeded", "job.deadline-exceeded", "pod.deadline-exceeded",
+	"cronjob.concurrency-blocked", "cronjob.missed-schedule",
 	RuleOK,
 }

@@ -173,6 +173,11 @@ var shortTexts = map[string]string{
 	"init.never-finishes":             "init {{.Container}} never finishes",
 	"pod.node-shutdown":               "node shut down",
 	"pod.admission-rejected":          "rejected by kubelet",
+	"job.backoff-limit-exceeded":      "Job backoff limit reached",
+	"job.deadline-exceeded":           "Job deadline exceeded",
+	"pod.deadline-exceeded":           "activeDeadlineSeconds reached",
+	"cronjob.concurrency-blocked":     "runs skipped (concurrency Forbid)",
+	"cronjob.missed-schedule":         "missed schedules",
 
 	"service.no-endpoints": "Service without endpoints",
 	"rollout.stuck":        "rollout stuck",

@@ -118,9 +118,24 @@ func (w *walk) describeEvidence() []string {
 		for i := range w.f.Children {
 			out = append(out, w.workloadLines(&w.f.Children[i])...)
 		}
-		if w.pod != nil {
+		switch job := w.examinedJob(); {
+		case wl.Kind == "CronJob" && job == nil:
+			out = append(out, "the cronjob has no jobs")
+		case wl.Kind == "CronJob":
+			which := "the most recent"
+			if job.Job != nil && JobFailed(job.Job) {
+				which = "the most recent failed"
+			}
+			l := fmt.Sprintf("examined job %s, %s of %d", job.Name, which, len(w.f.Children))
+			if w.pod != nil {
+				l += fmt.Sprintf(" → pod %s, the least healthy of its %d", w.pod.Name, len(w.f.WorkloadPods))
+			} else {
+				l += "; it has no pods left"
+			}
+			out = append(out, l)
+		case w.pod != nil:
 			out = append(out, fmt.Sprintf("examined pod %s, the least healthy of %d", w.pod.Name, len(w.f.WorkloadPods)))
-		} else {
+		default:
 			out = append(out, "the workload has no pods")
 		}
 	}
@@ -237,7 +252,18 @@ func (w *walk) workloadLines(wl *Workload) []string {
 			}
 		}
 	case wl.CronJob != nil:
-		out = append(out, fmt.Sprintf("%s: schedule %q", name, wl.CronJob.Spec.Schedule))
+		cj := wl.CronJob
+		l := fmt.Sprintf("%s: schedule %q, concurrencyPolicy %s, %d active", name, cj.Spec.Schedule, orDefault(string(cj.Spec.ConcurrencyPolicy), "Allow"), len(cj.Status.Active))
+		if cj.Spec.Suspend != nil && *cj.Spec.Suspend {
+			l += ", suspended"
+		}
+		if t := cj.Status.LastScheduleTime; t != nil {
+			l += ", last scheduled " + w.age(t.Time)
+		}
+		if t := cj.Status.LastSuccessfulTime; t != nil {
+			l += ", last succeeded " + w.age(t.Time)
+		}
+		out = append(out, l)
 	}
 	return append(out, conds...)
 }

@@ -167,7 +167,9 @@ type Facts struct {
 	WorkloadPods []corev1.Pod
 	// Children are the objects a workload target creates pods through: a
 	// Deployment's ReplicaSets (their FailedCreate events explain pods that
-	// were never created).
+	// were never created), or a CronJob's Jobs, the one examined first (its
+	// most recent failed Job, else its most recent), then newest first;
+	// WorkloadPods and Pod are then that Job's.
 	Children []Workload
 	// Owners is the owner chain of the pod (or of the workload target),
 	// nearest first: ReplicaSet, then Deployment.

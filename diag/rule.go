@@ -133,7 +133,7 @@ var rules = func() []*rule {
 	var all []*rule
 	for _, family := range [][]*rule{
 		lifecycleRules, schedulingRules, createRules, imageRules, configRules,
-		startRules, crashRules, probeRules, logRules, nodeRules, serviceRules,
+		startRules, crashRules, probeRules, logRules, nodeRules, serviceRules, jobRules,
 		platformRules, admissionRules, securityContextRules, topologyRules, initWaitRules, volumeRules,
 	} {
 		all = append(all, family...)

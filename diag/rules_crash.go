@@ -214,7 +214,11 @@ func restartPolicy(p *corev1.Pod, c *container) corev1.RestartPolicy {
 // going away on purpose).
 func (w *walk) crashOf(c *container) *crash {
 	p := w.pod
-	if c.Init || p == nil || p.DeletionTimestamp != nil || p.Status.Reason == "Evicted" || nodeShutdownReason(p) != "" {
+	// An evicted pod, one stopped for a node shutdown, or one the kubelet
+	// stopped at its activeDeadlineSeconds (pod.deadline-exceeded) was
+	// killed on purpose: not a crash.
+	if c.Init || p == nil || p.DeletionTimestamp != nil || p.Status.Reason == "Evicted" || nodeShutdownReason(p) != "" ||
+		(p.Status.Phase == corev1.PodFailed && p.Status.Reason == "DeadlineExceeded") {
 		return nil
 	}
 	t, current := c.lastTermination()

@@ -291,7 +291,7 @@ func matchProvisioningFailed(w *walk) []hit {
 		}
 		h.Vars["Short"] = shortRPC(text)
 		h.Evidence = append(h.Evidence, fmt.Sprintf("persistentvolumeclaim %s: phase Pending, StorageClass %s, provisioner %s",
-			pc.pvc.Name, orDefault(sc), h.Vars["Provisioner"]))
+			pc.pvc.Name, orDefaultClass(sc), h.Vars["Provisioner"]))
 		for _, e := range pc.withReason("ExternalProvisioning", "Provisioning") {
 			if e.Last.After(last.Last) || e.Last.Equal(last.Last) {
 				h.Evidence = append(h.Evidence, w.formatEvent(e))
@@ -319,7 +319,7 @@ func matchWaitingFirstConsumer(w *walk) []hit {
 		}
 		h := hit{Evidence: w.formatEvents(evs), Vars: map[string]string{"Claim": pc.pvc.Name}}
 		h.Evidence = append(h.Evidence, fmt.Sprintf("persistentvolumeclaim %s: phase Pending, StorageClass %s, no volume bound",
-			pc.pvc.Name, orDefault(pc.storageClass())))
+			pc.pvc.Name, orDefaultClass(pc.storageClass())))
 		sched := p.Spec.SchedulerName
 		switch {
 		case p.Spec.NodeName != "":
@@ -343,7 +343,7 @@ func matchWaitingFirstConsumer(w *walk) []hit {
 	return hits
 }
 
-func orDefault(sc string) string {
+func orDefaultClass(sc string) string {
 	if sc == "" {
 		return "(default)"
 	}

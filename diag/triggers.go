@@ -73,4 +73,9 @@ var builtinTriggers = map[string]string{
 	"init.never-finishes":              `init container Running for long with no restart`,
 	"pod.node-shutdown":                `phase Failed, reason Terminated/NodeShutdown "terminated in response to imminent node shutdown"`,
 	"pod.admission-rejected":           `phase Failed, reason OutOfcpu|OutOfmemory|OutOfpods|NodeAffinity|UnexpectedAdmissionError (kubelet admission)`,
+	"job.backoff-limit-exceeded":       `Job condition Failed, reason BackoffLimitExceeded "Job has reached the specified backoff limit"`,
+	"job.deadline-exceeded":            `Job condition Failed, reason DeadlineExceeded "Job was active longer than specified deadline"`,
+	"pod.deadline-exceeded":            `pod phase Failed, reason DeadlineExceeded "Pod was active on the node longer than the specified deadline"`,
+	"cronjob.concurrency-blocked":      `concurrencyPolicy Forbid with a Job still active past the next run; JobAlreadyActive`,
+	"cronjob.missed-schedule":          `CronJob events MissSchedule / TooManyMissedTimes, or due runs that never started`,
 }

@@ -20,7 +20,7 @@ import (
 // lower-case names) to API kinds.
 var targetKinds = map[string]string{
 	"pod": "Pod", "deployment": "Deployment", "replicaset": "ReplicaSet",
-	"statefulset": "StatefulSet", "daemonset": "DaemonSet", "job": "Job",
+	"statefulset": "StatefulSet", "daemonset": "DaemonSet", "job": "Job", "cronjob": "CronJob",
 }
 
 // kindAliases are the spellings kubectl accepts for those kinds.
@@ -31,6 +31,7 @@ var kindAliases = map[string]string{
 	"statefulset": "statefulset", "statefulsets": "statefulset", "sts": "statefulset",
 	"daemonset": "daemonset", "daemonsets": "daemonset", "ds": "daemonset",
 	"job": "job", "jobs": "job",
+	"cronjob": "cronjob", "cronjobs": "cronjob", "cj": "cronjob",
 }
 
 // NormalizeKind turns a kubectl TYPE ("po", "deploy", "sts", "Deployment",
@@ -63,7 +64,7 @@ func BuildFacts(set *ObjectSet, target Target, now time.Time) (diag.Facts, error
 	f := diag.Facts{Target: diag.Target(target), Now: now}
 	apiKind := targetKinds[target.Kind]
 	if apiKind == "" {
-		return f, fmt.Errorf("cannot diagnose kind %q: want pod, deployment, replicaset, statefulset, daemonset or job", target.Kind)
+		return f, fmt.Errorf("cannot diagnose kind %q: want pod, deployment, replicaset, statefulset, daemonset, job or cronjob", target.Kind)
 	}
 	obj := set.Get(apiKind, target.Namespace, target.Name)
 	if obj == nil {
@@ -181,24 +182,37 @@ func ownedBy(o Object, owner Object) bool {
 	return false
 }
 
-// children returns the ReplicaSets of a Deployment, newest first.
+// children returns the ReplicaSets of a Deployment, newest first, or the
+// Jobs of a CronJob, the one to examine first (see examinedJob), then
+// newest first.
 func (b *factBuilder) children(o Object) []diag.Workload {
-	if _, ok := o.(*appsv1.Deployment); !ok {
+	kind := ""
+	switch o.(type) {
+	case *appsv1.Deployment:
+		kind = "ReplicaSet"
+	case *batchv1.CronJob:
+		kind = "Job"
+	default:
 		return nil
 	}
-	var rss []Object
-	for _, rs := range b.set.List("ReplicaSet", o.GetNamespace()) {
-		if ownedBy(rs, o) {
-			rss = append(rss, rs)
+	var objs []Object
+	for _, c := range b.set.List(kind, o.GetNamespace()) {
+		if ownedBy(c, o) {
+			objs = append(objs, c)
 		}
 	}
-	sort.SliceStable(rss, func(i, j int) bool {
-		ti, tj := rss[i].GetCreationTimestamp(), rss[j].GetCreationTimestamp()
+	sort.SliceStable(objs, func(i, j int) bool {
+		ti, tj := objs[i].GetCreationTimestamp(), objs[j].GetCreationTimestamp()
 		return tj.Before(&ti)
 	})
+	if kind == "Job" {
+		if i := examinedJob(objs); i > 0 {
+			objs = append([]Object{objs[i]}, append(objs[:i:i], objs[i+1:]...)...)
+		}
+	}
 	var out []diag.Workload
-	for _, rs := range rss {
-		out = append(out, asWorkload(rs))
+	for _, c := range objs {
+		out = append(out, asWorkload(c))
 	}
 	return out
 }
@@ -233,13 +247,34 @@ func DeploymentStalled(d *appsv1.Deployment) bool {
 	return false
 }
 
+// examinedJob picks, among a CronJob's Jobs (newest first), the one a
+// diagnosis of the CronJob looks into: the most recent failed one, else
+// the most recent one. -1 for none.
+func examinedJob(jobs []Object) int {
+	for i, o := range jobs {
+		if j, ok := o.(*batchv1.Job); ok && diag.JobFailed(j) {
+			return i
+		}
+	}
+	if len(jobs) == 0 {
+		return -1
+	}
+	return 0
+}
+
 // workloadPods returns the pods a workload owns, directly or through its
-// ReplicaSets.
+// ReplicaSets; for a CronJob, the pods of the Job it examines.
 func (b *factBuilder) workloadPods(o Object, children []diag.Workload) []corev1.Pod {
 	owners := []Object{o}
 	for _, c := range children {
 		if c.ReplicaSet != nil {
 			owners = append(owners, c.ReplicaSet)
+		}
+	}
+	if _, ok := o.(*batchv1.CronJob); ok {
+		owners = nil
+		if len(children) > 0 && children[0].Job != nil {
+			owners = []Object{children[0].Job}
 		}
 	}
 	var out []corev1.Pod

@@ -136,6 +136,27 @@ func (g *gatherer) target(ctx context.Context, t Target) error {
 	if t.Kind == "pod" {
 		return nil
 	}
+	if t.Kind == "cronjob" {
+		// A CronJob's pods are those of the Job it examines: list its Jobs
+		// (they carry the job template's labels, not a selector of the
+		// CronJob's, so ownership decides), then that Job's pods.
+		list, err := g.client.BatchV1().Jobs(t.Namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			g.unknown("Job", t.Namespace, err)
+			return nil
+		}
+		for i := range list.Items {
+			if ownedBy(&list.Items[i], obj) {
+				g.add(withKind(&list.Items[i], "batch/v1", "Job"))
+			}
+		}
+		b := &factBuilder{set: g.set, f: &diag.Facts{}}
+		children := b.children(obj)
+		if len(children) == 0 || children[0].Job == nil {
+			return nil
+		}
+		obj = children[0].Job
+	}
 	selector := workloadSelector(obj)
 	eg, ectx := errgroup.WithContext(ctx)
 	if t.Kind == "deployment" {

@@ -33,13 +33,16 @@ type PodRow struct {
 	Name         string
 	WorkloadKind string // Deployment, StatefulSet, DaemonSet, Job, CronJob, ReplicaSet, or "" for a bare pod
 	WorkloadName string
-	Node         string
-	Status       string // as kubectl's STATUS column prints it
-	Ready        int8
-	Total        int8
-	Restarts     int32
-	Created      time.Time
-	Health       Health
+	// Job is the pod's Job when it has one: for a CronJob's pod, the level
+	// between the CronJob and the pod.
+	Job      string
+	Node     string
+	Status   string // as kubectl's STATUS column prints it
+	Ready    int8
+	Total    int8
+	Restarts int32
+	Created  time.Time
+	Health   Health
 	// Rule is the diagnosis rule that judged the pod (diag.Classify): the
 	// same root cause the diagnosis pane names; empty for a quiet pod.
 	Rule string
@@ -71,7 +74,7 @@ func podRow(p *corev1.Pod) PodRow {
 		UID: p.UID, Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName,
 		Created: p.CreationTimestamp.Time,
 	}
-	r.WorkloadKind, r.WorkloadName = workloadOf(p)
+	r.WorkloadKind, r.WorkloadName, r.Job = workloadOf(p)
 	r.Total = int8(min(len(p.Spec.Containers), 127))
 	for _, cs := range p.Status.ContainerStatuses {
 		if cs.Ready {
@@ -113,8 +116,10 @@ func containerRow(name string, init bool, statuses []corev1.ContainerStatus) Con
 
 // workloadOf names the pod's top-level controller without fetching it: a
 // ReplicaSet named <deployment>-<pod-template-hash> belongs to that Deployment,
-// a Job named <cronjob>-<digits> to that CronJob, as the controllers name them.
-func workloadOf(p *corev1.Pod) (kind, name string) {
+// a Job named <cronjob>-<digits> to that CronJob, as the controllers name them
+// (the tree corrects the guess with the Job's own owner when it watches Jobs,
+// see CronJobOfJob). job is the pod's Job, if any.
+func workloadOf(p *corev1.Pod) (kind, name, job string) {
 	for _, o := range p.OwnerReferences {
 		if o.Controller == nil || !*o.Controller {
 			continue
@@ -122,19 +127,30 @@ func workloadOf(p *corev1.Pod) (kind, name string) {
 		switch o.Kind {
 		case "ReplicaSet":
 			if h := p.Labels["pod-template-hash"]; h != "" && strings.HasSuffix(o.Name, "-"+h) {
-				return "Deployment", strings.TrimSuffix(o.Name, "-"+h)
+				return "Deployment", strings.TrimSuffix(o.Name, "-"+h), ""
 			}
-			return "ReplicaSet", o.Name
+			return "ReplicaSet", o.Name, ""
 		case "Job":
-			if i := strings.LastIndexByte(o.Name, '-'); i > 0 && isDigits(o.Name[i+1:]) {
-				return "CronJob", o.Name[:i]
+			if cj := CronJobOfJob(o.Name); cj != "" {
+				return "CronJob", cj, o.Name
 			}
-			return "Job", o.Name
+			return "Job", o.Name, o.Name
 		default:
-			return o.Kind, o.Name
+			return o.Kind, o.Name, ""
 		}
 	}
-	return "", ""
+	return "", "", ""
+}
+
+// CronJobOfJob guesses the CronJob of a Job from its name: the CronJob
+// controller names its Jobs <cronjob>-<scheduled time in minutes since the
+// epoch> (8 digits since 1990; older controllers used seconds, 10). Shorter
+// suffixes ("migrate-2") are hand-made names, not CronJob runs.
+func CronJobOfJob(job string) string {
+	if i := strings.LastIndexByte(job, '-'); i > 0 && len(job)-i-1 >= 8 && isDigits(job[i+1:]) {
+		return job[:i]
+	}
+	return ""
 }
 
 func isDigits(s string) bool {

@@ -88,6 +88,9 @@ type WorkloadRow struct {
 	Current   int32
 	Ready     int32
 	Created   time.Time
+	// Owner is the CronJob of a Job ("" for other kinds and bare Jobs), so
+	// the tree shows CronJob → Job → pod without guessing from names.
+	Owner string
 }
 
 // Missing is how many pods the workload wants but does not have.
@@ -119,8 +122,14 @@ func daemonSetRow(d *appsv1.DaemonSet) WorkloadRow {
 func jobRow(j *batchv1.Job) WorkloadRow {
 	// A Job's "desired" is not a replica count; it is missing pods only when it
 	// is active but has none, which the tree shows through its events instead.
-	return WorkloadRow{UID: j.UID, Kind: "Job", Namespace: j.Namespace, Name: j.Name,
+	r := WorkloadRow{UID: j.UID, Kind: "Job", Namespace: j.Namespace, Name: j.Name,
 		Desired: j.Status.Active, Current: j.Status.Active, Ready: ptrVal(j.Status.Ready), Created: j.CreationTimestamp.Time}
+	for _, o := range j.OwnerReferences {
+		if o.Kind == "CronJob" && o.Controller != nil && *o.Controller {
+			r.Owner = o.Name
+		}
+	}
+	return r
 }
 
 func ptrVal(p *int32) int32 {

@@ -77,6 +77,7 @@ var beyondWatch = map[string]bool{
 	"image.platform-mismatch":       true, // the previous instance's log ("exec format error")
 	"volume.provisioning-failed":    true, // the claim and its StorageClass
 	"volume.waiting-first-consumer": true, // the claim's Normal events
+	"cronjob.concurrency-blocked":   true, // the CronJob's schedule and its Jobs
 }
 
 // rowFactsFrom is what the watch would hold about p in set.

@@ -597,7 +597,7 @@ func (in *interner) str(s string) string {
 func (in *interner) podRow(r *PodRow) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	r.Namespace, r.WorkloadName, r.Node = in.str(r.Namespace), in.str(r.WorkloadName), in.str(r.Node)
+	r.Namespace, r.WorkloadName, r.Node, r.Job = in.str(r.Namespace), in.str(r.WorkloadName), in.str(r.Node), in.str(r.Job)
 	r.Status, r.Cause = in.str(r.Status), in.str(r.Cause)
 	for i := range r.Containers {
 		c := &r.Containers[i]

@@ -567,9 +567,6 @@ func (m Model) actionKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		}
 		if l, ok := m.tree.SelectedLine(); ok && l.kind == workloadNode {
 			kind := strings.ToLower(l.bkt.key.kind)
-			if kind == "cronjob" {
-				return m, m.say("diagnose one of the CronJob's Job pods")
-			}
 			s := subject{namespace: l.bkt.key.ns, pod: l.bkt.key.kind + "/" + l.bkt.key.name}
 			return m, m.openDiagnosis(s, kube.Target{Kind: kind, Namespace: l.bkt.key.ns, Name: l.bkt.key.name})
 		}

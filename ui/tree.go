@@ -125,6 +125,9 @@ type bucket struct {
 	id     lineID
 	pods   []*podItem
 	sorted bool
+	// jobs are a CronJob's Jobs, the level between it and its pods,
+	// filled with the visible pods on each rebuild.
+	jobs map[string]*bucket
 	// per rebuild, over the pods that pass the filter
 	health kube.Health
 	count  [4]int
@@ -163,6 +166,10 @@ type PodTree struct {
 	// failedCreate holds the latest FailedCreate message per owner
 	// ("ns/replicaset-name"), the reason a workload has no pods.
 	failedCreate map[string]string
+	// jobOwner is the CronJob of each watched Job ("" for a Job of its
+	// own): it puts a Job's pods under the right CronJob even when the
+	// Job's name does not follow the CronJob controller's pattern.
+	jobOwner map[jobKey]string
 
 	groups map[lineID]*group
 
@@ -201,6 +208,7 @@ func NewPodTree() PodTree {
 	return PodTree{
 		rows:      map[types.UID]*podItem{},
 		workloads: map[types.UID]kube.WorkloadRow{}, nodes: map[string]kube.NodeRow{}, failedCreate: map[string]string{},
+		jobOwner:  map[jobKey]string{},
 		groups:    map[lineID]*group{},
 		collapsed: map[lineID]bool{}, expanded: map[lineID]bool{},
 		cache: &lineCache{}, instance: &struct{ _ byte }{},
@@ -212,7 +220,8 @@ func NewPodTree() PodTree {
 // a status word, most of a busy cluster's churn): then only those pods'
 // lines are repointed, and a batch costs what it holds, not the cluster size.
 func (t *PodTree) Apply(b kube.Batch) {
-	structural := false
+	// Jobs first, so the pods of this batch already group under them.
+	structural := t.applyJobs(b)
 	// Nodes first: a quiet pod shows its node's verdict (PodRow.OnNode).
 	var rejudged map[string]bool
 	noteNode := func(name string, changed bool) {
@@ -276,6 +285,69 @@ func (t *PodTree) Apply(b kube.Batch) {
 	}
 }
 
+// jobKey names a Job in its namespace.
+type jobKey struct{ ns, name string }
+
+// applyJobs records the CronJob of each Job in the batch. When that moves
+// pods (a Job's owner differs from what its name suggests, which the pods
+// were grouped by), it regroups the pods of Jobs and reports true; owners
+// that match the name, the common case, cost nothing more.
+func (t *PodTree) applyJobs(b kube.Batch) bool {
+	moved := false
+	for _, w := range b.Workloads {
+		if w.Kind != "Job" {
+			continue
+		}
+		k := jobKey{w.Namespace, w.Name}
+		old, had := t.jobOwner[k]
+		t.jobOwner[k] = w.Owner
+		if (had && old != w.Owner) || (!had && w.Owner != kube.CronJobOfJob(w.Name)) {
+			moved = true
+		}
+	}
+	for _, uid := range b.DeletedWorkloads {
+		if w, ok := t.workloads[uid]; ok && w.Kind == "Job" {
+			k := jobKey{w.Namespace, w.Name}
+			if owner, had := t.jobOwner[k]; had {
+				delete(t.jobOwner, k)
+				moved = moved || owner != kube.CronJobOfJob(w.Name)
+			}
+		}
+	}
+	if !moved {
+		return false
+	}
+	for _, it := range t.items {
+		if it.row.Job == "" {
+			continue
+		}
+		g, k := t.groupOf(it.row)
+		if it.bkt != nil && it.bkt.key == k && g.buckets[k] == it.bkt {
+			continue
+		}
+		t.unplace(it)
+		nb := g.bucket(k)
+		nb.pods = append(nb.pods, it)
+		nb.sorted = false
+		it.bkt = nb
+	}
+	return true
+}
+
+// workloadOf is the pod's workload in the tree: its own guess, corrected
+// by the watched Job's owner when the pod belongs to a Job.
+func (t *PodTree) workloadOf(r *kube.PodRow) (kind, name string) {
+	if r.Job != "" && len(t.jobOwner) > 0 {
+		if owner, ok := t.jobOwner[jobKey{r.Namespace, r.Job}]; ok {
+			if owner != "" {
+				return "CronJob", owner
+			}
+			return "Job", r.Job
+		}
+	}
+	return r.WorkloadKind, r.WorkloadName
+}
+
 // searchText joins the fields the filter looks at, lower-cased, separated
 // by NULs so a query never matches across two fields.
 func searchText(r *kube.PodRow) string {
@@ -312,7 +384,8 @@ func (t *PodTree) groupOf(r *kube.PodRow) (*group, wlKey) {
 		g = &group{id: id, label: r.Namespace, kind: nsNode, buckets: map[wlKey]*bucket{}}
 		t.groups[id] = g
 	}
-	return g, wlKey{r.Namespace, r.WorkloadKind, r.WorkloadName}
+	kind, name := t.workloadOf(r)
+	return g, wlKey{r.Namespace, kind, name}
 }
 
 func (g *group) bucket(k wlKey) *bucket {
@@ -706,6 +779,9 @@ func (t *PodTree) Select(ns, name string) bool {
 	delete(t.collapsed, lineID{kind: k8sNodeNode, name: p.Node})
 	if b := t.rows[p.UID].bkt; b != nil {
 		delete(t.collapsed, b.id)
+		if b.key.kind == "CronJob" {
+			delete(t.collapsed, lineID{kind: workloadNode, name: p.Namespace + "\x00Job\x00" + p.Job})
+		}
 	}
 	t.cursorID = lineID{kind: podNode, name: string(p.UID)}
 	t.rebuild()
@@ -880,6 +956,10 @@ func (t *PodTree) rebuild() {
 				}
 				depth = 2
 			}
+			if b.key.kind == "CronJob" {
+				lines = t.appendJobs(lines, b, depth, filtering)
+				continue
+			}
 			for _, it := range b.pods {
 				if t.visible(it) {
 					lines = t.appendPod(lines, it, depth)
@@ -910,6 +990,55 @@ func (t *PodTree) rebuild() {
 	t.cursorID = t.lines[t.cursor].id
 	t.top = t.cursor - screenPos
 	t.scrollToCursor()
+}
+
+// appendJobs adds a CronJob's visible pods under a line per Job (CronJob →
+// Job → pod), the Job holding the worst pod first, then the newest: the
+// CronJob controller names its Jobs after their scheduled minute.
+func (t *PodTree) appendJobs(lines []line, b *bucket, depth uint8, filtering bool) []line {
+	if b.jobs == nil {
+		b.jobs = map[string]*bucket{}
+	}
+	for _, jb := range b.jobs {
+		jb.pods, jb.health, jb.count = jb.pods[:0], kube.Healthy, [4]int{}
+	}
+	var order []*bucket
+	for _, it := range b.pods { // sorted by health, so each Job's pods stay sorted
+		if !t.visible(it) {
+			continue
+		}
+		jb := b.jobs[it.row.Job]
+		if jb == nil {
+			jb = &bucket{key: wlKey{b.key.ns, "Job", it.row.Job}, sorted: true,
+				id: lineID{kind: workloadNode, name: b.key.ns + "\x00Job\x00" + it.row.Job}}
+			b.jobs[it.row.Job] = jb
+		}
+		if len(jb.pods) == 0 {
+			order = append(order, jb)
+		}
+		jb.pods = append(jb.pods, it)
+		jb.count[it.health]++
+		jb.health = max(jb.health, it.health)
+	}
+	for name, jb := range b.jobs {
+		if len(jb.pods) == 0 {
+			delete(b.jobs, name)
+		}
+	}
+	slices.SortFunc(order, func(x, y *bucket) int {
+		return cmp.Or(cmp.Compare(y.health, x.health), cmp.Compare(y.key.name, x.key.name))
+	})
+	for _, jb := range order {
+		open := filtering || !t.collapsed[jb.id]
+		lines = append(lines, line{id: jb.id, kind: workloadNode, depth: depth, health: jb.health, open: open, bkt: jb})
+		if !open {
+			continue
+		}
+		for _, it := range jb.pods {
+			lines = t.appendPod(lines, it, depth+1)
+		}
+	}
+	return lines
 }
 
 func (b *bucket) noteHealth() kube.Health {
