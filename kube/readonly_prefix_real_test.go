@@ -270,7 +270,10 @@ func TestReadOnlyBehindAPathPrefixAgainstRealAPIServer(t *testing.T) {
 			_, err = client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
 			return err
 		}},
-		{"PUT pods/status", false, func() error { _, err := client.CoreV1().Pods(ns).UpdateStatus(ctx, &pod, metav1.UpdateOptions{}); return err }},
+		{"PUT pods/status", false, func() error {
+			_, err := client.CoreV1().Pods(ns).UpdateStatus(ctx, &pod, metav1.UpdateOptions{})
+			return err
+		}},
 		{"PATCH node (cordon)", false, func() error {
 			_, err := client.CoreV1().Nodes().Patch(ctx, node, types.MergePatchType, []byte(`{"spec":{"unschedulable":true}}`), metav1.PatchOptions{})
 			return err
