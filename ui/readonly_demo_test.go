@@ -178,3 +178,26 @@ func TestPaletteSwitchShowsReadOnly(t *testing.T) {
 	r.keys("G", "c")
 	r.until("the refusal", func(m Model) bool { return strings.Contains(m.status, "read-only mode: cordon") })
 }
+
+// TestNoTestHookInTheProduct: the panic key the end-to-end test needs is
+// injected (Options.OnKey), not read from the environment on every key, so
+// the variable the old hook read does nothing to a normal program.
+func TestNoTestHookInTheProduct(t *testing.T) {
+	t.Setenv("KDOCTOR_TEST_PANIC_KEY", "f12")
+	r := startProgram(t, newDemo(t), 80, 24)
+	r.p.Send(tea.KeyPressMsg{Code: tea.KeyF12})
+	r.keys("?")
+	r.until("help after F12", func(m Model) bool { return m.showHelp })
+	select {
+	case <-r.done:
+		t.Fatal("F12 stopped the program")
+	default:
+	}
+	seen := make(chan string, 16)
+	r2 := startProgramWith(t, Options{Source: newDemo(t), OnKey: func(k tea.KeyPressMsg) { seen <- k.String() }}, 80, 24)
+	r2.keys("?")
+	r2.until("help", func(m Model) bool { return m.showHelp })
+	if k := <-seen; k != "?" {
+		t.Fatalf("OnKey saw %q", k)
+	}
+}
