@@ -290,16 +290,22 @@ func TestReadOnlyBehindAPathPrefixAgainstRealAPIServer(t *testing.T) {
 	for _, a := range attempts {
 		n := proxy.count()
 		err := a.do()
+		// client-go's SPDY Negotiate flattens the error with %v, so the
+		// refusal is recognised by its words there; the gateway's count is
+		// the proof that nothing left the process.
 		var roErr *kube.ReadOnlyError
+		typed := errors.As(err, &roErr)
 		switch {
 		case a.allowed && err != nil:
 			t.Errorf("%s: want it allowed, got %v", a.name, err)
-		case !a.allowed && !errors.As(err, &roErr):
+		case !a.allowed && (err == nil || !strings.Contains(err.Error(), "read-only mode: refused ")):
 			t.Errorf("%s: want a read-only refusal, got %v", a.name, err)
 		case !a.allowed && proxy.count() != n:
 			t.Errorf("%s: refused, but the request reached the gateway", a.name)
-		case !a.allowed && !strings.Contains(err.Error(), roErr.Method+" "+roErr.Path):
+		case !a.allowed && typed && !strings.Contains(err.Error(), roErr.Method+" "+roErr.Path):
 			t.Errorf("%s: the refusal does not name the request: %v", a.name, err)
+		case !a.allowed && !strings.Contains(err.Error(), rancherPrefix) && !strings.Contains(err.Error(), "/api/v1/"):
+			t.Errorf("%s: the refusal does not name the path: %v", a.name, err)
 		default:
 			outcome := "allowed"
 			if !a.allowed {
