@@ -123,6 +123,10 @@ func (k KeyMap) dialogHelp() paneKeys {
 	return paneKeys{short: []key.Binding{k.Confirm, k.Cancel}, full: [][]key.Binding{{k.Confirm, k.Cancel}}}
 }
 
+// offReadOnly ends the help of a key that read-only mode turns off; help
+// draws such keys greyed.
+const offReadOnly = " (off: read-only)"
+
 // forSource marks the keys of actions that change the cluster or reach into
 // a container when the source is read-only: they stay (pressing one says
 // why it does nothing), and help shows them as off. Real clusters and the
@@ -133,7 +137,7 @@ func (k KeyMap) forSource(info kube.SourceInfo) KeyMap {
 	}
 	for _, b := range []*key.Binding{&k.Shell, &k.Cordon, &k.Uncordon, &k.Drain} {
 		h := b.Help()
-		b.SetHelp(h.Key, h.Desc+" (off: read-only)")
+		b.SetHelp(h.Key, h.Desc+offReadOnly)
 	}
 	return k
 }
