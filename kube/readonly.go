@@ -98,8 +98,8 @@ func CheckReadOnlyUnder(prefix, method, reqPath string) error {
 	refuse := func(why string) error { return &ReadOnlyError{Method: method, Path: reqPath, Why: why} }
 	rel, ok := relativePath(prefix, reqPath)
 	if !ok {
-		if prefix == "" {
-			return refuse("not a clean absolute path")
+		if !isCleanPath(reqPath) {
+			return refuse("not a clean absolute path: dot segments or doubled slashes")
 		}
 		return refuse("not under the server URL's path " + prefix)
 	}
@@ -133,15 +133,12 @@ func CheckReadOnlyUnder(prefix, method, reqPath string) error {
 // (dot segments, doubled slashes), which a proxy or the server could resolve
 // to something other than what the guard classified.
 func relativePath(prefix, p string) (string, bool) {
-	if p == "" || p[0] != '/' {
+	if !isCleanPath(p) {
 		return "", false
 	}
 	trimmed := strings.TrimSuffix(p, "/")
 	if trimmed == "" {
 		trimmed = "/"
-	}
-	if path.Clean(trimmed) != trimmed {
-		return "", false
 	}
 	if prefix == "" {
 		return trimmed, true
@@ -153,6 +150,17 @@ func relativePath(prefix, p string) (string, bool) {
 		return "", false
 	}
 	return trimmed[len(prefix):], true
+}
+
+func isCleanPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	trimmed := strings.TrimSuffix(p, "/")
+	if trimmed == "" {
+		return true
+	}
+	return path.Clean(trimmed) == trimmed
 }
 
 type pathKind uint8

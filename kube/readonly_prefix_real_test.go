@@ -2,6 +2,7 @@ package kube_test
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -67,7 +68,8 @@ func startPrefixProxy(t *testing.T, srv *kubetest.Server) *prefixProxy {
 		},
 		Transport: rt,
 	}
-	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// TLS, as client-go sends credentials only over TLS.
+	p.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		p.seen = append(p.seen, r.Method+" "+r.URL.Path)
 		p.mu.Unlock()
@@ -89,7 +91,7 @@ func (p *prefixProxy) count() int {
 
 // connectThrough connects kdoctor (read-only or not) through a kubeconfig
 // whose server URL is the gateway's prefixed URL.
-func connectThrough(t *testing.T, srv *kubetest.Server, server string, readOnly bool) *kube.Cluster {
+func connectThrough(t *testing.T, srv *kubetest.Server, proxy *prefixProxy, server string, readOnly bool) *kube.Cluster {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := srv.WriteKubeconfig(path, ""); err != nil {
@@ -100,7 +102,8 @@ func connectThrough(t *testing.T, srv *kubetest.Server, server string, readOnly 
 		t.Fatal(err)
 	}
 	for _, c := range cfg.Clusters {
-		c.Server, c.CertificateAuthorityData = server, nil
+		c.Server = server
+		c.CertificateAuthorityData = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: proxy.Certificate().Raw})
 	}
 	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
 		t.Fatal(err)
@@ -142,12 +145,12 @@ func TestReadOnlyBehindAPathPrefixAgainstRealAPIServer(t *testing.T) {
 
 	// Control: without read-only the gateway really reaches the API server,
 	// so a refusal below is the guard's doing and not a broken proxy.
-	rw := connectThrough(t, srv, server, false)
+	rw := connectThrough(t, srv, proxy, server, false)
 	if _, err := rw.Client().CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{}); err != nil {
 		t.Fatalf("the gateway does not reach the API server: %v", err)
 	}
 
-	ro := connectThrough(t, srv, server, true)
+	ro := connectThrough(t, srv, proxy, server, true)
 	rt, err := rest.TransportFor(ro.Config)
 	if err != nil {
 		t.Fatal(err)
