@@ -275,6 +275,11 @@ func monkeyRun(t *testing.T, seed uint64, opts Options, churn func(context.Conte
 			r.typeText(cmd)
 			r.keys("enter")
 		}
+		if i%10 == 9 {
+			// A user's pace, roughly: let the watch and the churn interleave
+			// with the keys rather than the keys all landing first.
+			time.Sleep(5 * time.Millisecond)
+		}
 		if i%500 == 499 {
 			runtime.GC()
 			runtime.ReadMemStats(&ms)
@@ -317,7 +322,7 @@ func monkeyRun(t *testing.T, seed uint64, opts Options, churn func(context.Conte
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	return fmt.Sprintf("monkey: seed %d, %d keys in %s, %d churn steps; heap %d MiB at start, max %d MiB; goroutines %d before, %d after",
+	return fmt.Sprintf("monkey: seed %d, %d keys in %s, %d churn changes; heap %d MiB at start, max %d MiB; goroutines %d before, %d after",
 		seed, *monkeyKeys, elapsed.Round(time.Millisecond), events, baseHeap>>20, maxHeap>>20, baseG, g)
 }
 
