@@ -32,9 +32,12 @@ type app struct {
 	kubeFlags     *genericclioptions.ConfigFlags
 	allNamespaces bool
 	readOnly      bool
-	theme         string
-	demo          bool
-	cfg           config
+	// readOnlySet is true when --read-only was given explicitly (so
+	// --read-only=false is told apart from no flag).
+	readOnlySet bool
+	theme       string
+	demo        bool
+	cfg         config
 	// rulesFile is --rules; rules the rule set loaded by loadRules.
 	rulesFile string
 	rules     *diag.Rules
@@ -43,18 +46,48 @@ type app struct {
 }
 
 // connect opens the cluster of the current flags, read-only when the flag or
-// the config file says so for that context.
+// the config file says so for that context or its API server. An explicit
+// --read-only=false against a config that makes the context read-only is
+// refused: a flag never weakens the config silently.
 func (a *app) connect(flags *genericclioptions.ConfigFlags) (*kube.Cluster, error) {
-	name := ""
-	if flags.Context != nil {
-		name = *flags.Context
+	c, err := a.connectQuiet(flags)
+	if err != nil {
+		return nil, err
 	}
-	if name == "" {
-		if raw, err := flags.ToRawKubeConfigLoader().RawConfig(); err == nil {
-			name = raw.CurrentContext
-		}
+	if err := a.checkWeakened(c.Context, c.ReadOnlyWhy); err != nil {
+		return nil, err
 	}
-	return kube.Connect(flags, kube.ConnectOptions{ReadOnly: a.cfg.readOnlyFor(name, a.readOnly)})
+	return c, nil
+}
+
+// connectQuiet is connect for a context switch inside the TUI: a context the
+// config makes read-only opens read-only whatever the flag said, and the
+// status line says why.
+func (a *app) connectQuiet(flags *genericclioptions.ConfigFlags) (*kube.Cluster, error) {
+	return kube.Connect(flags, kube.ConnectOptions{ReadOnly: a.readOnly, ReadOnlyFor: a.cfg.readOnlyFor})
+}
+
+// readOnlyDemo says whether the demo runs read-only: the flag, or the config
+// (global, or a pattern matching the demo's context or server).
+func (a *app) readOnlyDemo() (bool, error) {
+	if a.readOnly {
+		return true, nil
+	}
+	ro, why := a.cfg.readOnlyFor(kube.DemoContext, kube.DemoServer)
+	if ro {
+		return true, a.checkWeakened(kube.DemoContext, why)
+	}
+	return false, nil
+}
+
+// checkWeakened refuses --read-only=false when the config made the context
+// read-only (why is the config's reason; "--read-only" or "" mean no
+// config entry was involved).
+func (a *app) checkWeakened(context, why string) error {
+	if !a.readOnlySet || a.readOnly || why == "" || why == "--read-only" {
+		return nil
+	}
+	return usagef("--read-only=false cannot weaken the config: %s, so context %q stays read-only (edit %s to change that)", why, context, configPath())
 }
 
 // usageError marks an error caused by how the command was called (exit 2).
@@ -87,6 +120,7 @@ hand? Try the built-in demo:  kdoctor --demo`,
 				return err
 			}
 			a.cfg = cfg
+			a.readOnlySet = cmd.Flags().Changed("read-only")
 			if a.theme == "" {
 				a.theme = cfg.Theme
 			}

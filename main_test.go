@@ -95,7 +95,10 @@ func TestBrokenConfigFileIsReported(t *testing.T) {
 
 func TestConfigReadOnlyPerContext(t *testing.T) {
 	c := config{Contexts: map[string]contextConfig{"prod": {ReadOnly: true}}}
-	if !c.readOnlyFor("prod", false) || c.readOnlyFor("staging", false) || !c.readOnlyFor("staging", true) {
-		t.Fatal("per-context read-only default not applied")
+	if ro, _ := c.readOnlyFor("prod", "https://10.0.0.1:6443"); !ro {
+		t.Fatal("per-context read-only not applied")
+	}
+	if ro, _ := c.readOnlyFor("staging", "https://10.0.0.1:6443"); ro {
+		t.Fatal("read-only leaked to another context")
 	}
 }

@@ -72,7 +72,7 @@ func runTUI(ctx context.Context, a *app) error {
 		go d.Run(ctx, 2*time.Second)
 	}
 	opts := ui.Options{Ctx: ctx, Source: src, Scope: scope, Styles: styles, ThemeFixed: fixed,
-		LogTail: a.cfg.Logs.Tail, LogBuffer: a.cfg.Logs.BufferLines, Rules: a.rules}
+		LogTail: a.cfg.Logs.Tail, LogBuffer: a.cfg.Logs.BufferLines, Rules: a.rules, OnKey: testKeyHook}
 	if !a.demo {
 		// Changes made from the TUI go to the session log, so the incident
 		// timeline can be rebuilt; the demo changes nothing real.
@@ -85,7 +85,7 @@ func runTUI(ctx context.Context, a *app) error {
 	if !a.demo {
 		opts.Contexts = kubeContexts(a)
 		opts.Connect = func(name string) (kube.Source, error) {
-			return a.connect(flagsForContext(a.kubeFlags, name))
+			return a.connectQuiet(flagsForContext(a.kubeFlags, name))
 		}
 	}
 	p := tea.NewProgram(ui.New(opts), tea.WithContext(ctx))
@@ -104,6 +104,10 @@ func runTUI(ctx context.Context, a *app) error {
 	}
 	return err
 }
+
+// testKeyHook is nil in kdoctor; the end-to-end tests build the binary with
+// the kdoctor_e2e tag, whose e2e_hook.go sets it to crash on F12.
+var testKeyHook func(tea.KeyPressMsg)
 
 // flagsForContext makes fresh flags for another context: ConfigFlags caches
 // its loader, so a copy would keep talking to the old context. Identity and
@@ -154,20 +158,12 @@ func resolveTheme(name string) (themes.Styles, bool, error) {
 // forbidden namespace is then one clear line instead of an empty tree.
 func openSource(ctx context.Context, a *app) (kube.Source, kube.Scope, error) {
 	if a.demo {
+		d, scope, err := a.openDemo()
+		if err != nil {
+			return nil, kube.Scope{}, err
+		}
 		if err := needTerminal(); err != nil {
 			return nil, kube.Scope{}, err
-		}
-		sub, err := fs.Sub(scenarioFS, "testdata/scenarios")
-		if err != nil {
-			return nil, kube.Scope{}, err
-		}
-		d, err := kube.NewDemo(sub, ".", time.Now())
-		if err != nil {
-			return nil, kube.Scope{}, fmt.Errorf("demo cluster: %w", err)
-		}
-		var scope kube.Scope
-		if ns := *a.kubeFlags.Namespace; ns != "" && !a.allNamespaces {
-			scope.Namespaces = []string{ns}
 		}
 		return d, scope, nil
 	}
@@ -191,6 +187,32 @@ func openSource(ctx context.Context, a *app) (kube.Source, kube.Scope, error) {
 		return nil, kube.Scope{}, err
 	}
 	return c, scope, nil
+}
+
+// openDemo builds the demo cluster from the embedded scenarios, read-only
+// when the flag or the config says so, with the same guard and refusals as
+// against a real cluster, so the demo shows a junior what read-only means.
+func (a *app) openDemo() (*kube.Demo, kube.Scope, error) {
+	ro, err := a.readOnlyDemo()
+	if err != nil {
+		return nil, kube.Scope{}, err
+	}
+	sub, err := fs.Sub(scenarioFS, "testdata/scenarios")
+	if err != nil {
+		return nil, kube.Scope{}, err
+	}
+	d, err := kube.NewDemo(sub, ".", time.Now())
+	if err != nil {
+		return nil, kube.Scope{}, fmt.Errorf("demo cluster: %w", err)
+	}
+	if ro {
+		d.GuardReadOnly()
+	}
+	var scope kube.Scope
+	if ns := *a.kubeFlags.Namespace; ns != "" && !a.allNamespaces {
+		scope.Namespaces = []string{ns}
+	}
+	return d, scope, nil
 }
 
 func preflight(ctx context.Context, c *kube.Cluster, scope kube.Scope) error {

@@ -21,6 +21,9 @@ type Cluster struct {
 	User     string
 	Server   string
 	ReadOnly bool
+	// ReadOnlyWhy says what made the connection read-only ("--read-only",
+	// a config entry), for the status line.
+	ReadOnlyWhy string
 }
 
 // ConnectOptions tunes Connect.
@@ -28,6 +31,9 @@ type ConnectOptions struct {
 	// ReadOnly installs the transport guard that refuses every mutating or
 	// exec-like request inside the process.
 	ReadOnly bool
+	// ReadOnlyFor, when set, decides read-only from the context name and the
+	// API server URL (config patterns); it can only add to ReadOnly.
+	ReadOnlyFor func(context, server string) (bool, string)
 	// UserAgent defaults to "kdoctor".
 	UserAgent string
 }
@@ -80,7 +86,16 @@ func Connect(flags *genericclioptions.ConfigFlags, opts ConnectOptions) (*Cluste
 	if cfg.QPS == 0 {
 		cfg.QPS, cfg.Burst = 50, 100
 	}
-	if opts.ReadOnly {
+	readOnly, why := opts.ReadOnly, ""
+	if readOnly {
+		why = "--read-only"
+	}
+	if opts.ReadOnlyFor != nil {
+		if ro, w := opts.ReadOnlyFor(ctxName, cfg.Host); ro {
+			readOnly, why = true, w
+		}
+	}
+	if readOnly {
 		GuardReadOnly(cfg)
 	}
 	client, err := kubernetes.NewForConfig(cfg)
@@ -89,7 +104,7 @@ func Connect(flags *genericclioptions.ConfigFlags, opts ConnectOptions) (*Cluste
 	}
 	return &Cluster{
 		client: client, Config: cfg, Namespace: ns, ExplicitNamespace: explicit,
-		Context: ctxName, User: user, Server: cfg.Host, ReadOnly: opts.ReadOnly,
+		Context: ctxName, User: user, Server: cfg.Host, ReadOnly: readOnly, ReadOnlyWhy: why,
 	}, nil
 }
 

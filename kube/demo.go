@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,9 +18,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	fakediscovery "k8s.io/client-go/discovery/fake"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/rest"
 	k8stesting "k8s.io/client-go/testing"
 )
 
@@ -28,6 +32,11 @@ import (
 // product at work.
 type Demo struct {
 	client *fake.Clientset
+	// guarded is the client kdoctor gets in read-only mode: the read-only
+	// guard first, then the demo cluster (see GuardReadOnly). Step keeps
+	// using client, as a cluster's own controllers would.
+	guarded  *fake.Clientset
+	readOnly bool
 
 	mu    sync.Mutex
 	logs  map[LogKey][]byte
@@ -113,13 +122,115 @@ func NewDemo(fsys fs.FS, root string, now time.Time) (*Demo, error) {
 	return d, nil
 }
 
-// Client returns the demo's clientset.
-func (d *Demo) Client() kubernetes.Interface { return d.client }
+// Client returns the clientset kdoctor uses: the guarded one in read-only
+// mode.
+func (d *Demo) Client() kubernetes.Interface {
+	if d.guarded != nil {
+		return d.guarded
+	}
+	return d.client
+}
 
 // Info says plainly that this is the demo.
 func (d *Demo) Info() SourceInfo {
-	return SourceInfo{Context: DemoContext, Server: "in-process demo cluster", Demo: true}
+	return SourceInfo{Context: DemoContext, Server: DemoServer, Demo: true, ReadOnly: d.readOnly}
 }
+
+// DemoServer is the server the demo reports, for config patterns too.
+const DemoServer = "in-process demo cluster"
+
+// GuardReadOnly makes the demo read-only the way a real cluster is: the
+// client kdoctor gets from then on runs every request through the same
+// check as the transport guard (CheckReadOnly on the request's method and
+// path) before it reaches the demo cluster, so a refusal is the same
+// ReadOnlyError with the same words. The fake clientset has no HTTP
+// transport; the first link of its reaction chain is the same place in the
+// stack: below every client call, above the cluster. Call it before the UI
+// starts.
+func (d *Demo) GuardReadOnly() {
+	if d.guarded != nil {
+		return
+	}
+	g := fake.NewClientset()
+	if gd, ok := g.Discovery().(*fakediscovery.FakeDiscovery); ok {
+		if fd, ok := d.client.Discovery().(*fakediscovery.FakeDiscovery); ok {
+			gd.Resources = fd.Resources
+		}
+	}
+	g.ReactionChain = []k8stesting.Reactor{&k8stesting.SimpleReactor{Verb: "*", Resource: "*",
+		Reaction: func(a k8stesting.Action) (bool, runtime.Object, error) {
+			if err := checkAction(a); err != nil {
+				return true, nil, err
+			}
+			obj, err := d.client.Invokes(a, nil)
+			return true, obj, err
+		}}}
+	g.WatchReactionChain = []k8stesting.WatchReactor{&k8stesting.SimpleWatchReactor{Resource: "*",
+		Reaction: func(a k8stesting.Action) (bool, watch.Interface, error) {
+			if err := checkAction(a); err != nil {
+				return true, nil, err
+			}
+			w, err := d.client.InvokesWatch(a)
+			return true, w, err
+		}}}
+	g.ProxyReactionChain = []k8stesting.ProxyReactor{&k8stesting.SimpleProxyReactor{Resource: "*",
+		Reaction: func(a k8stesting.Action) (bool, rest.ResponseWrapper, error) {
+			if err := checkAction(a); err != nil {
+				return true, refusedResponse{err}, nil
+			}
+			if resp := d.client.InvokesProxy(a); resp != nil {
+				return true, resp, nil
+			}
+			return true, refusedResponse{fmt.Errorf("the demo cluster has nothing behind %s/proxy", a.GetResource().Resource)}, nil
+		}}}
+	d.guarded, d.readOnly = g, true
+}
+
+// checkAction is CheckReadOnly for a fake clientset action: the request
+// client-go would have sent for it, judged by the transport guard's rules.
+func checkAction(a k8stesting.Action) error {
+	method := map[string]string{
+		"get": http.MethodGet, "list": http.MethodGet, "watch": http.MethodGet,
+		"create": http.MethodPost, "update": http.MethodPut, "patch": http.MethodPatch,
+		"delete": http.MethodDelete, "delete-collection": http.MethodDelete, "deletecollection": http.MethodDelete,
+	}[a.GetVerb()]
+	if method == "" {
+		method = strings.ToUpper(a.GetVerb()) // unknown verbs are refused below
+	}
+	gvr := a.GetResource()
+	p := "/api/" + gvr.Version
+	if gvr.Group != "" {
+		p = "/apis/" + gvr.Group + "/" + gvr.Version
+	}
+	if gvr.Version == "" {
+		p += "v1" // discovery actions carry no version
+	}
+	if ns := a.GetNamespace(); ns != "" {
+		p += "/namespaces/" + ns
+	}
+	p += "/" + gvr.Resource
+	if n, ok := a.(interface{ GetName() string }); ok && n.GetName() != "" {
+		p += "/" + n.GetName()
+	}
+	sub := a.GetSubresource()
+	if _, ok := a.(k8stesting.ProxyGetAction); ok {
+		sub = "proxy" // the fake leaves it out; client-go would send it
+	}
+	if sub != "" {
+		if n, ok := a.(interface{ GetName() string }); !ok || n.GetName() == "" {
+			p += "/-" // a subresource always follows a name
+		}
+		p += "/" + sub
+	}
+	return CheckReadOnly(method, p)
+}
+
+// refusedResponse answers a refused proxy request (the fake proxy chain has
+// no error path).
+type refusedResponse struct{ err error }
+
+func (r refusedResponse) DoRaw(context.Context) ([]byte, error)         { return nil, r.err }
+func (r refusedResponse) Stream(context.Context) (io.ReadCloser, error) { return nil, r.err }
 
 // PodLogs serves the scenario log files the way a kubelet serves logs,
 // including its wording when there is no previous instance.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -44,6 +45,63 @@ func TestCheckReadOnly(t *testing.T) {
 		err := CheckReadOnly(c.method, c.path)
 		if (err == nil) != c.allowed {
 			t.Errorf("%s %s: allowed=%v, want %v (err %v)", c.method, c.path, err == nil, c.allowed, err)
+		}
+	}
+}
+
+// TestCheckReadOnlyUnderAPathPrefix: behind a gateway that serves the API
+// server under a path (Rancher's /k8s/clusters/c-xxxxx), paths are classified
+// relative to that prefix, and whatever cannot be classified is refused. The
+// old guard looked only at paths starting with /api, so every GET below let
+// exec, attach, port-forward and proxies through.
+func TestCheckReadOnlyUnderAPathPrefix(t *testing.T) {
+	const pre = "/k8s/clusters/c-m-4x7k2"
+	cases := []struct {
+		method, path string
+		allowed      bool
+	}{
+		{"GET", pre + "/api/v1/namespaces/shop/pods", true},
+		{"GET", pre + "/api/v1/namespaces/shop/pods/web-1/log", true},
+		{"GET", pre + "/apis/apps/v1/namespaces/shop/deployments", true},
+		{"GET", pre + "/api", true},
+		{"GET", pre + "/apis/apps/v1", true},
+		{"GET", pre + "/version", true},
+		{"GET", pre + "/openapi/v3/api/v1", true},
+		{"POST", pre + "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", true},
+		{"GET", pre + "/api/v1/namespaces/shop/pods/web-1/exec", false},
+		{"GET", pre + "/api/v1/namespaces/shop/pods/web-1/attach", false},
+		{"GET", pre + "/api/v1/namespaces/shop/pods/web-1/portforward", false},
+		{"GET", pre + "/api/v1/namespaces/shop/services/web:80/proxy/", false},
+		{"GET", pre + "/api/v1/namespaces/shop/pods/web-1/proxy/metrics", false},
+		{"GET", pre + "/api/v1/nodes/n1/proxy/stats", false},
+		{"GET", pre + "/api/v1/proxy/nodes/n1/stats", false},
+		{"POST", pre + "/api/v1/namespaces/shop/pods/web-1/eviction", false},
+		{"PATCH", pre + "/api/v1/nodes/n1", false},
+		{"DELETE", pre + "/api/v1/namespaces/shop/pods", false},
+		// Outside the prefix, or not classifiable: fail closed.
+		{"GET", "/api/v1/namespaces/shop/pods", false},
+		{"GET", "/k8s/clusters/other/api/v1/namespaces/shop/pods/web-1/exec", false},
+		{"GET", pre + "/../other/api/v1/pods", false},
+		{"GET", pre + "//api/v1/namespaces/shop/pods/web-1/exec", false},
+		{"GET", pre + "/metrics", false},
+		{"GET", pre, false},
+		{"OPTIONS", pre + "/api/v1/pods", false},
+	}
+	for _, c := range cases {
+		err := CheckReadOnlyUnder(pre, c.method, c.path)
+		if (err == nil) != c.allowed {
+			t.Errorf("%s %s: allowed=%v, want %v (err %v)", c.method, c.path, err == nil, c.allowed, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), c.method+" "+c.path) {
+			t.Errorf("the refusal does not name the request %s %s: %v", c.method, c.path, err)
+		}
+	}
+	if p := serverPathPrefix("https://rancher.example.com/k8s/clusters/c-m-4x7k2/"); p != pre {
+		t.Errorf("prefix %q", p)
+	}
+	for _, host := range []string{"https://10.0.0.1:6443", "10.0.0.1:6443", "https://api.example.com/"} {
+		if p := serverPathPrefix(host); p != "" {
+			t.Errorf("prefix of %s: %q, want none", host, p)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"time"
 )
@@ -74,6 +75,9 @@ func (l *SessionLog) Append(e SessionEntry) error {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
+	// The log outlives the session and is copied into incident reports:
+	// whatever an error or a command line carried, no credential goes in.
+	e.Object, e.Result, e.Error = RedactSecrets(e.Object), RedactSecrets(e.Result), RedactSecrets(e.Error)
 	line, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("session log: %w", err)
@@ -89,11 +93,25 @@ func (l *SessionLog) write(path string, line []byte) error {
 	if err := os.MkdirAll(l.dir, 0o700); err != nil {
 		return fmt.Errorf("session log: %w", err)
 	}
+	// MkdirAll and O_CREATE keep the mode of what already exists: a
+	// directory or file left readable by others is tightened, since the
+	// log says who did what to which cluster.
+	if st, err := os.Stat(l.dir); err == nil && st.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(l.dir, 0o700); err != nil {
+			return fmt.Errorf("session log: %w", err)
+		}
+	}
 	// O_APPEND writes of one small line land whole even with two kdoctor
 	// processes logging at once.
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("session log: %w", err)
+	}
+	if st, err := f.Stat(); err == nil && st.Mode().Perm()&0o077 != 0 {
+		if err := f.Chmod(0o600); err != nil {
+			f.Close()
+			return fmt.Errorf("session log: %w", err)
+		}
 	}
 	_, werr := f.Write(line)
 	cerr := f.Close()
@@ -112,4 +130,23 @@ func (l *SessionLog) Err() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.err
+}
+
+// secretPatterns match credentials that can end up in an error message or a
+// command line: bearer tokens (Authorization headers, JWT service-account
+// tokens), and key=value or key: value pairs whose key says secret.
+var secretPatterns = []*regexp.Regexp{
+	regexp.MustCompile(`(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}`),
+	regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]*`),
+	regexp.MustCompile(`(?i)\b([a-z_-]*(token|password|passwd|secret|apikey|api-key|api_key|client-key-data|credentials?))(["']?\s*[=:]\s*["']?)[^\s"'&,;]+`),
+}
+
+// RedactSecrets replaces credentials in s with [redacted].
+func RedactSecrets(s string) string {
+	if s == "" {
+		return s
+	}
+	s = secretPatterns[0].ReplaceAllString(s, "$1 [redacted]")
+	s = secretPatterns[1].ReplaceAllString(s, "[redacted]")
+	return secretPatterns[2].ReplaceAllString(s, "$1$3[redacted]")
 }

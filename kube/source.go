@@ -25,6 +25,8 @@ type SourceInfo struct {
 	Namespace string
 	Demo      bool
 	ReadOnly  bool
+	// ReadOnlyWhy names what made it read-only, when known.
+	ReadOnlyWhy string
 }
 
 // Client returns the typed clientset.
@@ -32,7 +34,7 @@ func (c *Cluster) Client() kubernetes.Interface { return c.client }
 
 // Info describes the connection.
 func (c *Cluster) Info() SourceInfo {
-	return SourceInfo{Context: c.Context, Server: c.Server, Namespace: c.Namespace, ReadOnly: c.ReadOnly}
+	return SourceInfo{Context: c.Context, Server: c.Server, Namespace: c.Namespace, ReadOnly: c.ReadOnly, ReadOnlyWhy: c.ReadOnlyWhy}
 }
 
 // PodLogs streams logs through the API server's pods/log subresource.

@@ -27,6 +27,11 @@ func helpView(st themes.Styles, groups [][]key.Binding, width int) string {
 				continue
 			}
 			h := b.Help()
+			if strings.HasSuffix(h.Desc, offReadOnly) {
+				// Greyed: the key exists and says why, but does nothing here.
+				lines = append(lines, st.Muted.Render(pad(h.Key, kw)+" "+h.Desc))
+				continue
+			}
 			lines = append(lines, st.Help.FullKey.Render(pad(h.Key, kw))+" "+st.Help.FullDesc.Render(h.Desc))
 		}
 		cols = append(cols, strings.Join(lines, "\n"))

@@ -1,6 +1,10 @@
 package ui
 
-import "charm.land/bubbles/v2/key"
+import (
+	"charm.land/bubbles/v2/key"
+
+	"github.com/kdoctor-dev/kdoctor/kube"
+)
 
 // KeyMap is every binding kdoctor has, declared once; help is built from it.
 type KeyMap struct {
@@ -117,4 +121,23 @@ func (k KeyMap) logsHelp() paneKeys {
 
 func (k KeyMap) dialogHelp() paneKeys {
 	return paneKeys{short: []key.Binding{k.Confirm, k.Cancel}, full: [][]key.Binding{{k.Confirm, k.Cancel}}}
+}
+
+// offReadOnly ends the help of a key that read-only mode turns off; help
+// draws such keys greyed.
+const offReadOnly = " (off: read-only)"
+
+// forSource marks the keys of actions that change the cluster or reach into
+// a container when the source is read-only: they stay (pressing one says
+// why it does nothing), and help shows them as off. Real clusters and the
+// demo get the same keys, since both only say Info().ReadOnly.
+func (k KeyMap) forSource(info kube.SourceInfo) KeyMap {
+	if !info.ReadOnly {
+		return k
+	}
+	for _, b := range []*key.Binding{&k.Shell, &k.Cordon, &k.Uncordon, &k.Drain} {
+		h := b.Help()
+		b.SetHelp(h.Key, h.Desc+offReadOnly)
+	}
+	return k
 }

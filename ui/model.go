@@ -6,7 +6,6 @@ package ui
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -57,6 +56,9 @@ type Options struct {
 	// Rules diagnoses the selected pod: the built-in catalogue plus the
 	// team's rules; nil is the built-in catalogue alone.
 	Rules *diag.Rules
+	// OnKey, when set, sees every key press first. Tests inject a crash
+	// through it; the product leaves it nil (no environment is read).
+	OnKey func(tea.KeyPressMsg)
 }
 
 // focus says which widget receives keys.
@@ -168,7 +170,7 @@ func New(opts Options) Model {
 	fi.Prompt = "/"
 	fi.Placeholder = "filter: namespace, workload, pod, node, cause"
 	m := Model{
-		opts: opts, src: opts.Source, scope: opts.Scope, keys: DefaultKeyMap(), help: help.New(), styles: opts.Styles,
+		opts: opts, src: opts.Source, scope: opts.Scope, keys: DefaultKeyMap().forSource(opts.Source.Info()), help: help.New(), styles: opts.Styles,
 		tree: NewPodTree(), feed: NewEventFeed(), fit: &frameCache[fitKey]{}, detail: newDetailPane(), filter: fi, pal: newPalette(),
 		gen: 1, logs: newLogView(), knownNS: map[string]bool{},
 	}
@@ -399,9 +401,8 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	}
 	// A status line answers the last key; the next key starts afresh.
 	m.status = ""
-	if k := os.Getenv("KDOCTOR_TEST_PANIC_KEY"); k != "" && msg.String() == k {
-		// The end-to-end tests check that a crash restores the terminal.
-		panic("panic requested by KDOCTOR_TEST_PANIC_KEY")
+	if m.opts.OnKey != nil {
+		m.opts.OnKey(msg)
 	}
 	switch m.focus {
 	case focusDialog:

@@ -215,7 +215,14 @@ func (m *Model) switchSource(msg sourceMsg) tea.Cmd {
 	if ns := msg.src.Info().Namespace; ns != "" {
 		m.scope.Namespaces = []string{ns}
 	}
+	m.keys = DefaultKeyMap().forSource(msg.src.Info())
 	m.status = "switched to context " + msg.ctx
+	if info := msg.src.Info(); info.ReadOnly {
+		m.status += " — read-only"
+		if info.ReadOnlyWhy != "" && info.ReadOnlyWhy != "--read-only" {
+			m.status += ": " + info.ReadOnlyWhy
+		}
+	}
 	m.resetView()
 	return m.startWatch()
 }
