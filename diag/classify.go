@@ -24,8 +24,14 @@ type Verdict struct {
 // Classify judges the facts with the whole rule table and keeps the root
 // cause. Callers on a hot path check Quiet first: a pod that is plainly fine
 // needs no walk.
-func Classify(f *Facts) Verdict {
-	d := Diagnose(f)
+func Classify(f *Facts) Verdict { return builtinRules.Classify(f) }
+
+// Classify is Classify with this rule set (the team's rules included).
+func (rs *Rules) Classify(f *Facts) Verdict {
+	if rs == nil {
+		rs = builtinRules
+	}
+	d := rs.Diagnose(f)
 	v := Verdict{Rule: d.RootCause.Rule, Severity: d.RootCause.Severity}
 	if v.Rule != RuleOK && len(d.Findings) > 0 {
 		v.Short = d.Findings[0].Short

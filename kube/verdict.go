@@ -24,6 +24,8 @@ type RowFacts struct {
 	// ClaimEvents are the Warning events of the pod's claims.
 	ClaimEvents diag.List[corev1.Event]
 	Now         time.Time
+	// Rules judge the pod; nil is the built-in catalogue.
+	Rules *diag.Rules
 }
 
 // JudgePod makes p's row and judges its health and one-line cause with the
@@ -49,7 +51,7 @@ func JudgePod(p *corev1.Pod, rf RowFacts) PodRow {
 	} else if f.Node.Name == "" {
 		f.Node.Name = p.Spec.NodeName
 	}
-	r.Rule, r.Health, r.Cause = verdictRow(p, diag.Classify(&f), r.Status)
+	r.Rule, r.Health, r.Cause = verdictRow(p, rf.Rules.Classify(&f), r.Status)
 	return r
 }
 
@@ -149,15 +151,16 @@ type judge struct {
 	forgotten     map[types.UID]struct{}
 	forgottenRing []types.UID
 	eventsOn      bool
+	rules         *diag.Rules
 	nodesOn       bool
 }
 
-func newJudge(nodes, events bool) *judge {
+func newJudge(nodes, events bool, rules *diag.Rules) *judge {
 	return &judge{
 		nodes: map[string]*corev1.Node{}, nodeKeys: map[string]string{}, gone: map[string]bool{},
 		events: map[string][]corev1.Event{}, pods: map[types.UID]*corev1.Pod{},
 		forgotten: map[types.UID]struct{}{}, forgottenRing: make([]types.UID, 0, judgeForgotten),
-		nodesOn: nodes, eventsOn: events,
+		nodesOn: nodes, eventsOn: events, rules: rules,
 	}
 }
 
@@ -179,7 +182,7 @@ func (j *judge) rowLocked(p *corev1.Pod) PodRow {
 }
 
 func (j *judge) factsLocked(p *corev1.Pod) RowFacts {
-	rf := RowFacts{Now: time.Now()}
+	rf := RowFacts{Now: time.Now(), Rules: j.rules}
 	if n := p.Spec.NodeName; n != "" && j.nodesOn {
 		switch {
 		case j.nodes[n] != nil:

@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"regexp"
 	"slices"
 	"testing"
 	"time"
@@ -118,7 +119,7 @@ func rowFactsFrom(set *ObjectSet, p *corev1.Pod, now time.Time) RowFacts {
 // when its node is lost or a Warning event about it arrives, and a deleted
 // pod is never handed over again.
 func TestJudgeRejudgesOnNodeAndEvents(t *testing.T) {
-	j := newJudge(true, true)
+	j := newJudge(true, true, nil)
 	now := metav1.Now()
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{
 		{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", LastTransitionTime: now}}}}
@@ -199,5 +200,41 @@ func BenchmarkJudgePod(b *testing.B) {
 				_ = JudgePod(c.pod, RowFacts{Now: now.Time})
 			}
 		})
+	}
+}
+
+// TestJudgePodWithTeamRules: the tree judges with the team's rules too, so
+// a team rule on what the watch holds (an event) names the row's cause as
+// it names the diagnosis's.
+func TestJudgePodWithTeamRules(t *testing.T) {
+	rules, err := diag.NewRules([]diag.TeamRule{{
+		ID: "team.vault-sidecar", Severity: diag.Error, Rank: "sandbox",
+		Summary: "Vault agent cannot log in for pod {{.Pod}}", Explanation: "The vault-agent init container is denied.",
+		Match: diag.TeamMatch{EventReason: "FailedCreatePodSandBox", EventMessage: regexp.MustCompile(`vault`)},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := metav1.Now()
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "api-1", Namespace: "shop", UID: "u2", CreationTimestamp: metav1.NewTime(now.Add(-10 * time.Minute))},
+		Spec:       corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "api", Image: "api:1"}}},
+		Status: corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{{Name: "api",
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}}}}},
+	}
+	ev := corev1.Event{
+		ObjectMeta:     metav1.ObjectMeta{Name: "api-1.1", Namespace: "shop", UID: "e2"},
+		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: "shop", Name: "api-1"},
+		Type:           corev1.EventTypeWarning, Reason: "FailedCreatePodSandBox", Count: 4,
+		Message:        `Failed to create pod sandbox: rpc error: code = Unknown desc = vault login failed`,
+		FirstTimestamp: metav1.NewTime(now.Add(-9 * time.Minute)), LastTimestamp: now,
+	}
+	rf := RowFacts{Now: now.Time, Events: diag.List[corev1.Event]{State: diag.Found, Items: []corev1.Event{ev}}, Rules: rules}
+	if r := JudgePod(p, rf); r.Rule != "team.vault-sidecar" || r.Health != Failing {
+		t.Fatalf("with the team's rules the row says %q (%s, %q)", r.Rule, r.Health, r.Cause)
+	}
+	rf.Rules = nil
+	if r := JudgePod(p, rf); r.Rule == "team.vault-sidecar" {
+		t.Fatal("the built-in catalogue alone named the team's rule")
 	}
 }

@@ -20,6 +20,8 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/kdoctor-dev/kdoctor/diag"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -98,6 +100,9 @@ type Scope struct {
 // WatchOptions selects what besides pods is watched.
 type WatchOptions struct {
 	Nodes, Workloads, Events bool
+	// Rules judge the pods' health and cause (see JudgePod): the team's
+	// rules too, so the tree names what the diagnosis pane names.
+	Rules *diag.Rules
 	// Preview, when above zero, is how many pods of each namespace are
 	// listed while the watch starts, to show a first screen early (see
 	// Watcher.preview).
@@ -156,7 +161,7 @@ func Watch(ctx context.Context, client kubernetes.Interface, scope Scope, opts W
 		wls: map[types.UID]WorkloadRow{}, delWls: map[types.UID]struct{}{},
 		events: map[types.UID]EventRow{}, resources: map[string]ResourceState{},
 		client: client, early: map[types.UID]*compactObject{},
-		judge: newJudge(opts.Nodes, opts.Events),
+		judge: newJudge(opts.Nodes, opts.Events, opts.Rules),
 	}
 	namespaces := scope.Namespaces
 	if len(namespaces) == 0 {

@@ -162,8 +162,11 @@ func New(opts Options) Model {
 		opts.LogBuffer = kube.DefaultLogLines
 	}
 	if opts.Watch == nil {
+		rules := opts.Rules
 		opts.Watch = func(ctx context.Context, c k8s.Interface, scope kube.Scope) *kube.Watcher {
-			return kube.Watch(ctx, c, scope, kube.AllResources)
+			wo := kube.AllResources
+			wo.Rules = rules
+			return kube.Watch(ctx, c, scope, wo)
 		}
 	}
 	fi := textinput.New()
