@@ -181,7 +181,15 @@ func renderDiagnosis(st themes.Styles, d *diag.Diagnosis, width int) string {
 		if len(f.NextSteps) > 0 {
 			b.WriteString(st.Muted.Render("   Next steps") + "\n")
 			for _, n := range f.NextSteps {
-				wrap("     • ", n)
+				// A step that wraps continues under its text, not under
+				// a second bullet that reads as another step.
+				for i, l := range strings.Split(ansi.Wordwrap(n, max(10, width-7), ""), "\n") {
+					if i == 0 {
+						b.WriteString("     • " + l + "\n")
+					} else {
+						b.WriteString("       " + l + "\n")
+					}
+				}
 			}
 		}
 		if len(f.Commands) > 0 {
