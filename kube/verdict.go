@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -129,7 +130,19 @@ const (
 	judgeEventsPerPod = 8
 	judgeEventPods    = 50_000
 	judgeForgotten    = 1024
+	// judgeUnscheduledEvery spaces the judging of unscheduled pods again
+	// after node changes: they are judged against every node, and a
+	// cluster's nodes arrive (and beat) one by one.
+	judgeUnscheduledEvery = time.Second
 )
+
+// keptPod is a pod the judge holds to judge again: the fields it is found
+// by, and the pod itself in protobuf, a third of its size in memory.
+type keptPod struct {
+	namespace, name, node string
+	claims                []string
+	data                  []byte
+}
 
 // judge keeps what a later change needs to judge a pod again: the pods the
 // rules found a problem with (stripped of what no rule reads), the nodes'
@@ -145,7 +158,11 @@ type judge struct {
 	events map[string][]corev1.Event // by kind/namespace/name (pods and claims)
 	// nodeList is nodes as a list, made again after a node changed.
 	nodeList []corev1.Node
-	pods     map[types.UID]*corev1.Pod
+	pods     map[types.UID]*keptPod
+	// unscheduledDirty: a node changed since unscheduled pods were last
+	// judged; unscheduledAt is when that was.
+	unscheduledDirty bool
+	unscheduledAt    time.Time
 	// forgotten are the latest deleted pods, so that a row judged again
 	// just before its pod was deleted is not handed over after it.
 	forgotten     map[types.UID]struct{}
@@ -158,7 +175,7 @@ type judge struct {
 func newJudge(nodes, events bool, rules *diag.Rules) *judge {
 	return &judge{
 		nodes: map[string]*corev1.Node{}, nodeKeys: map[string]string{}, gone: map[string]bool{},
-		events: map[string][]corev1.Event{}, pods: map[types.UID]*corev1.Pod{},
+		events: map[string][]corev1.Event{}, pods: map[types.UID]*keptPod{},
 		forgotten: map[types.UID]struct{}{}, forgottenRing: make([]types.UID, 0, judgeForgotten),
 		nodesOn: nodes, eventsOn: events, rules: rules,
 	}
@@ -175,10 +192,28 @@ func (j *judge) rowLocked(p *corev1.Pod) PodRow {
 	r := JudgePod(p, j.factsLocked(p))
 	if r.Health == Healthy {
 		delete(j.pods, p.UID)
-	} else if j.pods[p.UID] != p {
-		j.pods[p.UID] = stripPod(p)
+	} else if k := keep(p); k != nil {
+		j.pods[p.UID] = k
 	}
 	return r
+}
+
+// keep encodes p for judging it again; nil if it cannot be encoded (then
+// it is judged again only when it changes).
+func keep(p *corev1.Pod) *keptPod {
+	c := *p
+	c.ManagedFields, c.Annotations = nil, nil
+	data, err := c.Marshal()
+	if err != nil {
+		return nil
+	}
+	k := &keptPod{namespace: p.Namespace, name: p.Name, node: p.Spec.NodeName, data: data}
+	for _, v := range p.Spec.Volumes {
+		if v.PersistentVolumeClaim != nil {
+			k.claims = append(k.claims, v.PersistentVolumeClaim.ClaimName)
+		}
+	}
+	return k
 }
 
 func (j *judge) factsLocked(p *corev1.Pod) RowFacts {
@@ -241,13 +276,14 @@ func (j *judge) deleted(uid types.UID) bool {
 func (j *judge) node(n *corev1.Node, deleted bool) []PodRow {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	// A pod not scheduled yet is judged against every node.
-	onIt := func(p *corev1.Pod) bool { return p.Spec.NodeName == n.Name || p.Spec.NodeName == "" }
+	// A pod not scheduled yet is judged against every node, later
+	// (unscheduled), so that a list of nodes does not judge it once a node.
+	onIt := func(k *keptPod) bool { return k.node == n.Name }
 	if deleted {
 		delete(j.nodes, n.Name)
 		delete(j.nodeKeys, n.Name)
 		j.gone[n.Name] = true
-		j.nodeList = nil
+		j.nodeList, j.unscheduledDirty = nil, true
 		return j.rejudgeLocked(onIt)
 	}
 	delete(j.gone, n.Name)
@@ -257,8 +293,20 @@ func (j *judge) node(n *corev1.Node, deleted bool) []PodRow {
 		return nil
 	}
 	j.nodes[n.Name], j.nodeKeys[n.Name] = stripNode(n), key
-	j.nodeList = nil
+	j.nodeList, j.unscheduledDirty = nil, true
 	return j.rejudgeLocked(onIt)
+}
+
+// unscheduled judges the pods not scheduled yet again, when nodes changed
+// and at most once per judgeUnscheduledEvery.
+func (j *judge) unscheduled(now time.Time) []PodRow {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if !j.unscheduledDirty || now.Sub(j.unscheduledAt) < judgeUnscheduledEvery {
+		return nil
+	}
+	j.unscheduledDirty, j.unscheduledAt = false, now
+	return j.rejudgeLocked(func(k *keptPod) bool { return k.node == "" })
 }
 
 // event records a Warning event about a pod or a claim and judges again
@@ -291,29 +339,27 @@ func (j *judge) event(e *corev1.Event) []PodRow {
 	}
 	j.events[key] = evs
 	if io.Kind == "PersistentVolumeClaim" {
-		return j.rejudgeLocked(func(p *corev1.Pod) bool {
-			if p.Namespace != io.Namespace {
-				return false
-			}
-			for _, v := range p.Spec.Volumes {
-				if c := v.PersistentVolumeClaim; c != nil && c.ClaimName == io.Name {
-					return true
-				}
-			}
-			return false
+		return j.rejudgeLocked(func(k *keptPod) bool {
+			return k.namespace == io.Namespace && slices.Contains(k.claims, io.Name)
 		})
 	}
-	return j.rejudgeLocked(func(p *corev1.Pod) bool { return p.Namespace == io.Namespace && p.Name == io.Name })
+	return j.rejudgeLocked(func(k *keptPod) bool { return k.namespace == io.Namespace && k.name == io.Name })
 }
 
 func eventKey(kind, namespace, name string) string { return kind + "/" + namespace + "/" + name }
 
-func (j *judge) rejudgeLocked(match func(*corev1.Pod) bool) []PodRow {
+func (j *judge) rejudgeLocked(match func(*keptPod) bool) []PodRow {
 	var out []PodRow
-	for _, p := range j.pods {
-		if match(p) {
-			out = append(out, j.rowLocked(p))
+	for uid, k := range j.pods {
+		if !match(k) {
+			continue
 		}
+		var p corev1.Pod
+		if err := p.Unmarshal(k.data); err != nil {
+			delete(j.pods, uid)
+			continue
+		}
+		out = append(out, j.rowLocked(&p))
 	}
 	return out
 }
@@ -343,14 +389,6 @@ func nodeKey(n *corev1.Node) string {
 		b.WriteString(string(c.Type) + "=" + string(c.Status) + "/" + c.Reason + "/" + c.Message + ";")
 	}
 	return b.String()
-}
-
-// stripPod keeps what the rules read of a pod; managed fields and
-// annotations are most of a pod's size and no rule reads them.
-func stripPod(p *corev1.Pod) *corev1.Pod {
-	c := p.DeepCopy()
-	c.ManagedFields, c.Annotations = nil, nil
-	return c
 }
 
 func stripNode(n *corev1.Node) *corev1.Node {

@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"testing"
@@ -236,5 +237,37 @@ func TestJudgePodWithTeamRules(t *testing.T) {
 	rf.Rules = nil
 	if r := JudgePod(p, rf); r.Rule == "team.vault-sidecar" {
 		t.Fatal("the built-in catalogue alone named the team's rule")
+	}
+}
+
+// TestJudgeUnscheduledOncePerSecond: a pod not scheduled yet is judged
+// against every node, so node changes mark it and the flush judges it at
+// most once a second, not once per node of a node list.
+func TestJudgeUnscheduledOncePerSecond(t *testing.T) {
+	j := newJudge(true, true, nil)
+	now := time.Now()
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "big-1", Namespace: "ml", UID: "u3", CreationTimestamp: metav1.NewTime(now.Add(-time.Hour))},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "big", Image: "big:1"}}},
+		Status: corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{{
+			Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: "Unschedulable",
+			Message: "0/2 nodes are available: 2 Insufficient memory. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod.",
+		}}},
+	}
+	if r := j.row(p); r.Health != Failing || r.Rule != "sched.insufficient-resources" {
+		t.Fatalf("unscheduled pod: %+v", r)
+	}
+	for i := range 50 {
+		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprint("n", i)}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{
+			{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}}
+		if rows := j.node(n, false); len(rows) != 0 {
+			t.Fatalf("node %d judged %d pods at once", i, len(rows))
+		}
+	}
+	if rows := j.unscheduled(now); len(rows) != 1 || rows[0].Rule != "sched.insufficient-resources" {
+		t.Fatalf("after the node list: %+v", rows)
+	}
+	if rows := j.unscheduled(now.Add(100 * time.Millisecond)); len(rows) != 0 {
+		t.Fatalf("nothing changed, yet judged again: %d", len(rows))
 	}
 }

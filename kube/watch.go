@@ -327,6 +327,7 @@ func (w *Watcher) flushLoop(ctx context.Context) {
 		if w.streamingNS.Load() > 0 && !last.IsZero() && time.Since(last) < StreamingInterval {
 			continue
 		}
+		w.handOver(w.judge.unscheduled(time.Now()))
 		b, ok := w.take()
 		if !ok {
 			continue
