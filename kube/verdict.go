@@ -52,7 +52,9 @@ func JudgePod(p *corev1.Pod, rf RowFacts) PodRow {
 	} else if f.Node.Name == "" {
 		f.Node.Name = p.Spec.NodeName
 	}
-	r.Rule, r.Health, r.Cause = verdictRow(p, rf.Rules.Classify(&f), r.Status)
+	v := rf.Rules.Classify(&f)
+	r.Rule, r.Health, r.Cause = verdictRow(p, v, r.Status)
+	r.settled = v.Step == diag.StepDescribe && p.Spec.NodeName != "" && v.Rule != diag.RuleNone
 	return r
 }
 
@@ -190,7 +192,10 @@ func (j *judge) row(p *corev1.Pod) PodRow {
 
 func (j *judge) rowLocked(p *corev1.Pod) PodRow {
 	r := JudgePod(p, j.factsLocked(p))
-	if r.Health == Healthy {
+	// A pod whose own status names its cause is judged again when that
+	// status changes, which the watch sees; only the others wait for an
+	// event or a node change, and only they are kept.
+	if r.Health == Healthy || r.settled {
 		delete(j.pods, p.UID)
 	} else if k := keep(p); k != nil {
 		j.pods[p.UID] = k
