@@ -19,8 +19,6 @@ type Verdict struct {
 	// Short names the cause in a few words ("OOMKilled ×4", "image not
 	// found"); empty for ok.
 	Short string
-	// Step is the step whose rule named the cause.
-	Step StepName
 }
 
 // Classify judges the facts with the whole rule table and keeps the root
@@ -36,7 +34,7 @@ func (rs *Rules) Classify(f *Facts) Verdict {
 	d := rs.Diagnose(f)
 	v := Verdict{Rule: d.RootCause.Rule, Severity: d.RootCause.Severity}
 	if v.Rule != RuleOK && len(d.Findings) > 0 {
-		v.Short, v.Step = d.Findings[0].Short, d.Findings[0].Step
+		v.Short = d.Findings[0].Short
 	}
 	return v
 }

@@ -49,9 +49,6 @@ type PodRow struct {
 	// NodeJudged: the pod is quiet and Rule, Health and Cause are its
 	// node's verdict (see OnNode).
 	NodeJudged bool
-	// settled: the rule that judged the pod read its own status, so only a
-	// change of the pod judges it again (the judge does not keep it).
-	settled bool
 	// Cause is a one-line probable cause for unhealthy pods: the rule's
 	// short name for it ("OOMKilled ×4"); Status holds kubectl's word.
 	Cause      string

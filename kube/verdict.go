@@ -54,7 +54,6 @@ func JudgePod(p *corev1.Pod, rf RowFacts) PodRow {
 	}
 	v := rf.Rules.Classify(&f)
 	r.Rule, r.Health, r.Cause = verdictRow(p, v, r.Status)
-	r.settled = v.Step == diag.StepDescribe && p.Spec.NodeName != "" && v.Rule != diag.RuleNone
 	return r
 }
 
@@ -171,15 +170,19 @@ type judge struct {
 	forgottenRing []types.UID
 	eventsOn      bool
 	rules         *diag.Rules
+	now           func() time.Time
 	nodesOn       bool
 }
 
-func newJudge(nodes, events bool, rules *diag.Rules) *judge {
+func newJudge(nodes, events bool, rules *diag.Rules, now func() time.Time) *judge {
+	if now == nil {
+		now = time.Now
+	}
 	return &judge{
 		nodes: map[string]*corev1.Node{}, nodeKeys: map[string]string{}, gone: map[string]bool{},
 		events: map[string][]corev1.Event{}, pods: map[types.UID]*keptPod{},
 		forgotten: map[types.UID]struct{}{}, forgottenRing: make([]types.UID, 0, judgeForgotten),
-		nodesOn: nodes, eventsOn: events, rules: rules,
+		nodesOn: nodes, eventsOn: events, rules: rules, now: now,
 	}
 }
 
@@ -192,10 +195,10 @@ func (j *judge) row(p *corev1.Pod) PodRow {
 
 func (j *judge) rowLocked(p *corev1.Pod) PodRow {
 	r := JudgePod(p, j.factsLocked(p))
-	// A pod whose own status names its cause is judged again when that
-	// status changes, which the watch sees; only the others wait for an
-	// event or a node change, and only they are kept.
-	if r.Health == Healthy || r.settled {
+	// Every pod with a problem is kept: even one whose own status names a
+	// cause may be explained better by an event that arrives later (the
+	// events informer can deliver after the pods).
+	if r.Health == Healthy {
 		delete(j.pods, p.UID)
 	} else if k := keep(p); k != nil {
 		j.pods[p.UID] = k
@@ -222,7 +225,7 @@ func keep(p *corev1.Pod) *keptPod {
 }
 
 func (j *judge) factsLocked(p *corev1.Pod) RowFacts {
-	rf := RowFacts{Now: time.Now(), Rules: j.rules}
+	rf := RowFacts{Now: j.now(), Rules: j.rules}
 	if n := p.Spec.NodeName; n != "" && j.nodesOn {
 		switch {
 		case j.nodes[n] != nil:
@@ -303,12 +306,16 @@ func (j *judge) node(n *corev1.Node, deleted bool) []PodRow {
 }
 
 // unscheduled judges the pods not scheduled yet again, when nodes changed
-// and at most once per judgeUnscheduledEvery.
+// and at most once per judgeUnscheduledEvery; a zero now forces it (the
+// nodes have just synced).
 func (j *judge) unscheduled(now time.Time) []PodRow {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if !j.unscheduledDirty || now.Sub(j.unscheduledAt) < judgeUnscheduledEvery {
+	if !j.unscheduledDirty || (!now.IsZero() && now.Sub(j.unscheduledAt) < judgeUnscheduledEvery) {
 		return nil
+	}
+	if now.IsZero() {
+		now = j.now()
 	}
 	j.unscheduledDirty, j.unscheduledAt = false, now
 	return j.rejudgeLocked(func(k *keptPod) bool { return k.node == "" })

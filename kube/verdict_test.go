@@ -120,7 +120,7 @@ func rowFactsFrom(set *ObjectSet, p *corev1.Pod, now time.Time) RowFacts {
 // when its node is lost or a Warning event about it arrives, and a deleted
 // pod is never handed over again.
 func TestJudgeRejudgesOnNodeAndEvents(t *testing.T) {
-	j := newJudge(true, true, nil)
+	j := newJudge(true, true, nil, nil)
 	now := metav1.Now()
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{
 		{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", LastTransitionTime: now}}}}
@@ -244,7 +244,7 @@ func TestJudgePodWithTeamRules(t *testing.T) {
 // against every node, so node changes mark it and the flush judges it at
 // most once a second, not once per node of a node list.
 func TestJudgeUnscheduledOncePerSecond(t *testing.T) {
-	j := newJudge(true, true, nil)
+	j := newJudge(true, true, nil, nil)
 	now := time.Now()
 	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "big-1", Namespace: "ml", UID: "u3", CreationTimestamp: metav1.NewTime(now.Add(-time.Hour))},

@@ -103,6 +103,9 @@ type WatchOptions struct {
 	// Rules judge the pods' health and cause (see JudgePod): the team's
 	// rules too, so the tree names what the diagnosis pane names.
 	Rules *diag.Rules
+	// Now is the clock the pods are judged by (ages of events and states);
+	// nil is time.Now.
+	Now func() time.Time
 	// Preview, when above zero, is how many pods of each namespace are
 	// listed while the watch starts, to show a first screen early (see
 	// Watcher.preview).
@@ -161,7 +164,7 @@ func Watch(ctx context.Context, client kubernetes.Interface, scope Scope, opts W
 		wls: map[types.UID]WorkloadRow{}, delWls: map[types.UID]struct{}{},
 		events: map[types.UID]EventRow{}, resources: map[string]ResourceState{},
 		client: client, early: map[types.UID]*compactObject{},
-		judge: newJudge(opts.Nodes, opts.Events, opts.Rules),
+		judge: newJudge(opts.Nodes, opts.Events, opts.Rules, opts.Now),
 	}
 	namespaces := scope.Namespaces
 	if len(namespaces) == 0 {
@@ -264,6 +267,11 @@ func Watch(ctx context.Context, client kubernetes.Interface, scope Scope, opts W
 				if res == ResPods {
 					w.reconcileEarly(podIndexers)
 				}
+				if res == ResNodes {
+					// Pending pods judged before the nodes arrived are judged
+					// against them before the tree hears the nodes are live.
+					w.handOver(w.judge.unscheduled(time.Time{}))
+				}
 				w.setState(res, Live, nil)
 			}
 		}()
@@ -327,7 +335,7 @@ func (w *Watcher) flushLoop(ctx context.Context) {
 		if w.streamingNS.Load() > 0 && !last.IsZero() && time.Since(last) < StreamingInterval {
 			continue
 		}
-		w.handOver(w.judge.unscheduled(time.Now()))
+		w.handOver(w.judge.unscheduled(w.judge.now()))
 		b, ok := w.take()
 		if !ok {
 			continue

@@ -162,10 +162,10 @@ func New(opts Options) Model {
 		opts.LogBuffer = kube.DefaultLogLines
 	}
 	if opts.Watch == nil {
-		rules := opts.Rules
+		rules, now := opts.Rules, opts.Now
 		opts.Watch = func(ctx context.Context, c k8s.Interface, scope kube.Scope) *kube.Watcher {
 			wo := kube.AllResources
-			wo.Rules = rules
+			wo.Rules, wo.Now = rules, now
 			return kube.Watch(ctx, c, scope, wo)
 		}
 	}
@@ -483,6 +483,9 @@ func (m Model) filterKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.focus = focusTree
 		if msg.String() != "enter" {
 			return m.treeKey(msg)
+		}
+		if m.filter.Value() != "" {
+			m.tree.SelectFirstPod()
 		}
 		return m, nil
 	}

@@ -140,7 +140,19 @@ func (r *run) typeText(s string) {
 // the tree or its counts half-filled (as a loaded machine can).
 func (r *run) waitLive() {
 	r.t.Helper()
-	r.until("the watch is live", func(m Model) bool { return m.Live() && m.tree.Len() > 0 })
+	// Every resource, not only pods: the tree judges pods with the events
+	// and nodes too, so a golden taken before they arrive would vary.
+	r.until("the watch is live", func(m Model) bool {
+		if !m.Live() || m.tree.Len() == 0 || len(m.resources) == 0 {
+			return false
+		}
+		for _, rs := range m.resources {
+			if rs.State != kube.Live {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func screen(m Model) string { return ansi.Strip(m.View().Content) }
@@ -261,4 +273,28 @@ func TestLogsPaneOnDemo(t *testing.T) {
 	r.keys("enter")
 	m = r.until("a search match", func(m Model) bool { return m.logs.match >= 0 })
 	checkGolden(t, "logs-search-80x24", m)
+}
+
+// TestFilterEnterLandsOnPod: after "/ledger" Enter the cursor is on the
+// first matching pod, so the next Enter diagnoses that pod (it stayed on
+// the namespace row, where Enter does nothing useful).
+func TestFilterEnterLandsOnPod(t *testing.T) {
+	d := newDemo(t)
+	r := startProgram(t, d, 80, 24)
+	r.waitLive()
+	r.keys("/")
+	r.typeText("ledger")
+	r.keys("enter")
+	m := r.until("the cursor on the ledger pod", func(m Model) bool {
+		p := m.tree.Selected()
+		l, _ := m.tree.SelectedLine()
+		return p != nil && l.kind == podNode && strings.HasPrefix(p.Name, "ledger-")
+	})
+	if m.focus != focusTree {
+		t.Fatalf("focus %v after Enter in the filter", m.focus)
+	}
+	r.keys("enter")
+	r.until("the ledger pod's diagnosis", func(m Model) bool {
+		return m.detail.kind == paneDiagnosis && strings.Contains(screen(m), "crash.oom-killed")
+	})
 }

@@ -788,6 +788,19 @@ func (t *PodTree) Select(ns, name string) bool {
 	return true
 }
 
+// SelectFirstPod puts the cursor on the first pod shown (the worst, as
+// pods sort worst first), so that a filter and Enter leave it on what the
+// user was looking for; false when no pod is shown.
+func (t *PodTree) SelectFirstPod() bool {
+	for i, l := range t.lines {
+		if l.kind == podNode {
+			t.setCursor(i)
+			return true
+		}
+	}
+	return false
+}
+
 // Move moves the cursor by delta lines.
 func (t *PodTree) Move(delta int) { t.setCursor(t.cursor + delta) }
 
