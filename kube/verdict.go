@@ -1,7 +1,6 @@
 package kube
 
 import (
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -128,7 +127,7 @@ func startingOnly(p *corev1.Pod) bool {
 // Limits of what the judge keeps, so that an event flood or a cluster of
 // broken pods cannot grow it without bound.
 const (
-	judgeEventsPerPod = 8
+	judgeEventsPerPod = 16
 	judgeEventPods    = 50_000
 	judgeForgotten    = 1024
 	// judgeUnscheduledEvery spaces the judging of unscheduled pods again
@@ -164,6 +163,10 @@ type judge struct {
 	// judged; unscheduledAt is when that was.
 	unscheduledDirty bool
 	unscheduledAt    time.Time
+	// dirty are the event keys (pods and claims) whose events changed
+	// since the last flush: their pods are judged again once per frame,
+	// however many events arrived.
+	dirty map[string]bool
 	// forgotten are the latest deleted pods, so that a row judged again
 	// just before its pod was deleted is not handed over after it.
 	forgotten     map[types.UID]struct{}
@@ -182,7 +185,7 @@ func newJudge(nodes, events bool, rules *diag.Rules, now func() time.Time) *judg
 		nodes: map[string]*corev1.Node{}, nodeKeys: map[string]string{}, gone: map[string]bool{},
 		events: map[string][]corev1.Event{}, pods: map[types.UID]*keptPod{},
 		forgotten: map[types.UID]struct{}{}, forgottenRing: make([]types.UID, 0, judgeForgotten),
-		nodesOn: nodes, eventsOn: events, rules: rules, now: now,
+		nodesOn: nodes, eventsOn: events, rules: rules, now: now, dirty: map[string]bool{},
 	}
 }
 
@@ -305,35 +308,51 @@ func (j *judge) node(n *corev1.Node, deleted bool) []PodRow {
 	return j.rejudgeLocked(onIt)
 }
 
-// unscheduled judges the pods not scheduled yet again, when nodes changed
-// and at most once per judgeUnscheduledEvery; a zero now forces it (the
-// nodes have just synced).
-func (j *judge) unscheduled(now time.Time) []PodRow {
+// flush judges again the kept pods whose events changed, and the pods not
+// scheduled yet when nodes changed (at most once per
+// judgeUnscheduledEvery of wall time, unless force: a resource has just
+// synced and the tree is about to hear it is live).
+func (j *judge) flush(wall time.Time, force bool) []PodRow {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if !j.unscheduledDirty || (!now.IsZero() && now.Sub(j.unscheduledAt) < judgeUnscheduledEvery) {
+	unscheduled := j.unscheduledDirty && (force || wall.Sub(j.unscheduledAt) >= judgeUnscheduledEvery)
+	if !unscheduled && len(j.dirty) == 0 {
 		return nil
 	}
-	if now.IsZero() {
-		now = j.now()
+	if unscheduled {
+		j.unscheduledDirty, j.unscheduledAt = false, wall
 	}
-	j.unscheduledDirty, j.unscheduledAt = false, now
-	return j.rejudgeLocked(func(k *keptPod) bool { return k.node == "" })
+	dirty := j.dirty
+	j.dirty = map[string]bool{}
+	return j.rejudgeLocked(func(k *keptPod) bool {
+		if unscheduled && k.node == "" {
+			return true
+		}
+		if dirty[eventKey("Pod", k.namespace, k.name)] {
+			return true
+		}
+		for _, c := range k.claims {
+			if dirty[eventKey("PersistentVolumeClaim", k.namespace, c)] {
+				return true
+			}
+		}
+		return false
+	})
 }
 
-// event records a Warning event about a pod or a claim and judges again
-// the pods it is about.
-func (j *judge) event(e *corev1.Event) []PodRow {
+// event records a Warning event about a pod or a claim; the next flush
+// judges the pods it is about again.
+func (j *judge) event(e *corev1.Event) {
 	io := e.InvolvedObject
 	if e.Type != corev1.EventTypeWarning || (io.Kind != "Pod" && io.Kind != "PersistentVolumeClaim") {
-		return nil
+		return
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	key := eventKey(io.Kind, io.Namespace, io.Name)
 	evs, ok := j.events[key]
 	if !ok && len(j.events) >= judgeEventPods {
-		return nil
+		return
 	}
 	ev := stripEvent(e)
 	replaced := false
@@ -346,16 +365,19 @@ func (j *judge) event(e *corev1.Event) []PodRow {
 		evs = append(evs, ev)
 	}
 	if len(evs) > judgeEventsPerPod {
-		sort.SliceStable(evs, func(a, b int) bool { return eventTime(&evs[a]).After(eventTime(&evs[b])) })
+		// Newest first, by name among equals, so which are kept does not
+		// depend on the order they arrived in.
+		sort.Slice(evs, func(a, b int) bool {
+			ta, tb := eventTime(&evs[a]), eventTime(&evs[b])
+			if !ta.Equal(tb) {
+				return ta.After(tb)
+			}
+			return evs[a].Name < evs[b].Name
+		})
 		evs = evs[:judgeEventsPerPod]
 	}
 	j.events[key] = evs
-	if io.Kind == "PersistentVolumeClaim" {
-		return j.rejudgeLocked(func(k *keptPod) bool {
-			return k.namespace == io.Namespace && slices.Contains(k.claims, io.Name)
-		})
-	}
-	return j.rejudgeLocked(func(k *keptPod) bool { return k.namespace == io.Namespace && k.name == io.Name })
+	j.dirty[key] = true
 }
 
 func eventKey(kind, namespace, name string) string { return kind + "/" + namespace + "/" + name }

@@ -147,7 +147,8 @@ func TestJudgeRejudgesOnNodeAndEvents(t *testing.T) {
 		Message:        "Readiness probe failed: HTTP probe failed with statuscode: 503",
 		FirstTimestamp: metav1.NewTime(now.Add(-50 * time.Minute)), LastTimestamp: now,
 	}
-	rows := j.event(ev)
+	j.event(ev)
+	rows := j.flush(time.Now(), false)
 	if len(rows) != 1 || rows[0].Rule != "probe.readiness-failing" {
 		t.Fatalf("after the Unhealthy event: %+v", rows)
 	}
@@ -264,10 +265,11 @@ func TestJudgeUnscheduledOncePerSecond(t *testing.T) {
 			t.Fatalf("node %d judged %d pods at once", i, len(rows))
 		}
 	}
-	if rows := j.unscheduled(now); len(rows) != 1 || rows[0].Rule != "sched.insufficient-resources" {
+	if rows := j.flush(now, false); len(rows) != 1 || rows[0].Rule != "sched.insufficient-resources" {
 		t.Fatalf("after the node list: %+v", rows)
 	}
-	if rows := j.unscheduled(now.Add(100 * time.Millisecond)); len(rows) != 0 {
+	j.node(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n-late"}}, false)
+	if rows := j.flush(now.Add(100*time.Millisecond), false); len(rows) != 0 {
 		t.Fatalf("nothing changed, yet judged again: %d", len(rows))
 	}
 }

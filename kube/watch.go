@@ -267,10 +267,10 @@ func Watch(ctx context.Context, client kubernetes.Interface, scope Scope, opts W
 				if res == ResPods {
 					w.reconcileEarly(podIndexers)
 				}
-				if res == ResNodes {
-					// Pending pods judged before the nodes arrived are judged
-					// against them before the tree hears the nodes are live.
-					w.handOver(w.judge.unscheduled(time.Time{}))
+				if res == ResNodes || res == ResEvents {
+					// Pods judged before the nodes or their events arrived
+					// are judged again before the tree hears these are live.
+					w.handOver(w.judge.flush(time.Now(), true))
 				}
 				w.setState(res, Live, nil)
 			}
@@ -335,7 +335,7 @@ func (w *Watcher) flushLoop(ctx context.Context) {
 		if w.streamingNS.Load() > 0 && !last.IsZero() && time.Since(last) < StreamingInterval {
 			continue
 		}
-		w.handOver(w.judge.unscheduled(w.judge.now()))
+		w.handOver(w.judge.flush(time.Now(), false))
 		b, ok := w.take()
 		if !ok {
 			continue
@@ -480,7 +480,7 @@ func (w *Watcher) podTransform(streaming *atomic.Bool) cache.TransformFunc {
 		p, isPod := obj.(*corev1.Pod)
 		if !isPod {
 			if e, ok := obj.(*corev1.Event); ok {
-				w.handOver(w.judge.event(e))
+				w.judge.event(e)
 			}
 			return compact(obj)
 		}
