@@ -94,10 +94,13 @@ func TestDemoReadOnlyEveryKey(t *testing.T) {
 	r.keys("enter", "G")
 	r.until("a pod", func(m Model) bool { return m.tree.Selected() != nil })
 	// The report: c then enter cordoned a demo node.
-	r.keys("c", "enter")
+	// c answers at once (no dialog opens in read-only); the enter that
+	// used to confirm comes after the answer, which the next key clears.
+	r.keys("c")
 	r.until("the cordon refusal", func(m Model) bool {
 		return strings.Contains(m.status, "read-only mode: cordon is unavailable — nothing was sent")
 	})
+	r.keys("enter")
 	r.keys("?")
 	m = r.until("help", func(m Model) bool { return m.showHelp })
 	for _, k := range []string{"cordon node (off: read-only)", "drain node (off: read-only)", "shell (off: read-only)"} {
