@@ -56,18 +56,22 @@ type event struct {
 
 var fieldPathContainer = regexp.MustCompile(`spec\.(?:initContainers|containers|ephemeralContainers)\{([^}]+)\}`)
 
-func newEvent(e *corev1.Event, pod *corev1.Pod) event {
-	ev := event{Event: e, Count: e.Count}
+// EventLast is when an event was last seen, across the old (count,
+// lastTimestamp) and new (series, eventTime) forms.
+func EventLast(e *corev1.Event) time.Time {
 	switch {
 	case e.Series != nil && !e.Series.LastObservedTime.IsZero():
-		ev.Last = e.Series.LastObservedTime.Time
+		return e.Series.LastObservedTime.Time
 	case !e.LastTimestamp.IsZero():
-		ev.Last = e.LastTimestamp.Time
+		return e.LastTimestamp.Time
 	case !e.EventTime.IsZero():
-		ev.Last = e.EventTime.Time
-	default:
-		ev.Last = e.CreationTimestamp.Time
+		return e.EventTime.Time
 	}
+	return e.CreationTimestamp.Time
+}
+
+func newEvent(e *corev1.Event, pod *corev1.Pod) event {
+	ev := event{Event: e, Count: e.Count, Last: EventLast(e)}
 	switch {
 	case !e.FirstTimestamp.IsZero():
 		ev.First = e.FirstTimestamp.Time

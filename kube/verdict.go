@@ -82,10 +82,19 @@ func verdictRow(p *corev1.Pod, v diag.Verdict, status string) (string, Health, s
 
 // severityHealth is how a verdict's severity shows in the tree.
 func severityHealth(v diag.Verdict) Health {
-	switch {
-	case v.Rule == diag.RuleOK || v.Severity == diag.Info:
+	if v.Rule == diag.RuleOK {
 		return Healthy
-	case v.Severity == diag.Warning:
+	}
+	return SeverityHealth(v.Severity)
+}
+
+// SeverityHealth is how a finding's severity shows in the tree and the
+// pane: info is ok, warning a warning, error and critical failing.
+func SeverityHealth(s diag.Severity) Health {
+	switch s {
+	case diag.Info:
+		return Healthy
+	case diag.Warning:
 		return Warning
 	}
 	return Failing
@@ -368,7 +377,7 @@ func (j *judge) event(e *corev1.Event) {
 		// Newest first, by name among equals, so which are kept does not
 		// depend on the order they arrived in.
 		sort.Slice(evs, func(a, b int) bool {
-			ta, tb := eventTime(&evs[a]), eventTime(&evs[b])
+			ta, tb := diag.EventLast(&evs[a]), diag.EventLast(&evs[b])
 			if !ta.Equal(tb) {
 				return ta.After(tb)
 			}
@@ -396,18 +405,6 @@ func (j *judge) rejudgeLocked(match func(*keptPod) bool) []PodRow {
 		out = append(out, j.rowLocked(&p))
 	}
 	return out
-}
-
-func eventTime(e *corev1.Event) time.Time {
-	switch {
-	case e.Series != nil && !e.Series.LastObservedTime.IsZero():
-		return e.Series.LastObservedTime.Time
-	case !e.LastTimestamp.IsZero():
-		return e.LastTimestamp.Time
-	case !e.EventTime.IsZero():
-		return e.EventTime.Time
-	}
-	return e.CreationTimestamp.Time
 }
 
 // nodeKey is what the rules read of a node, without its heartbeats.

@@ -129,13 +129,7 @@ func renderDiagnosis(st themes.Styles, d *diag.Diagnosis, width int) string {
 	width = max(width, 30)
 	var b strings.Builder
 	sev := func(s diag.Severity) string {
-		h := kube.Healthy
-		switch s {
-		case diag.Critical, diag.Error:
-			h = kube.Failing
-		case diag.Warning:
-			h = kube.Warning
-		}
+		h := kube.SeverityHealth(s)
 		return st.Health[h].Render(healthSymbol[h] + " " + s.String())
 	}
 	wrap := func(indent, text string) {
