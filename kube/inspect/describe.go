@@ -16,7 +16,9 @@ import (
 )
 
 // settings are kubectl describe's defaults: events shown, lists paged by 500.
-var settings = describe.DescriberSettings{ShowEvents: true, ChunkSize: chunkSize}
+func settings() describe.DescriberSettings {
+	return describe.DescriberSettings{ShowEvents: true, ChunkSize: pageSize}
+}
 
 // Describe returns `kubectl describe` for one object, written by kubectl's
 // own describer for its kind, exactly as kubectl prints it.
@@ -37,7 +39,7 @@ func Describe(client kubernetes.Interface, kind, namespace, name string) (string
 	if err != nil {
 		return "", fmt.Errorf("describe %s: %w", t, err)
 	}
-	out, err := d.Describe(t.namespace, t.name, settings)
+	out, err := d.Describe(t.namespace, t.name, settings())
 	if err != nil {
 		return "", wrap("describe", t, err)
 	}
@@ -55,7 +57,7 @@ func DescribeWithConfig(config *rest.Config, kind, namespace, name string) (stri
 	if !ok {
 		return "", fmt.Errorf("describe %s: kubectl has no describer for %s (or the client config is invalid)", t, t.kind.GroupKind())
 	}
-	out, err := d.Describe(t.namespace, t.name, settings)
+	out, err := d.Describe(t.namespace, t.name, settings())
 	if err != nil {
 		return "", wrap("describe", t, err)
 	}

@@ -41,13 +41,13 @@ func resolve(kind, namespace, name string) (target, error) {
 }
 
 // wrap says what was being read and why it failed, keeping the API error
-// reachable (apierrors.IsNotFound and IsForbidden see through %w).
+// reachable (apierrors.IsNotFound and IsForbidden see through %w). The API
+// server's own message says "not found" plainly; its forbidden message is
+// long, so "access denied" comes first.
 func wrap(what string, t target, err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case apierrors.IsNotFound(err):
-		return fmt.Errorf("%s %s: not found: %w", what, t, err)
 	case apierrors.IsForbidden(err):
 		return fmt.Errorf("%s %s: access denied: %w", what, t, err)
 	}

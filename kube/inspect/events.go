@@ -14,10 +14,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
-// chunkSize is the page size of every list inspect makes (kubectl's
+// pageSize is the page size of every list inspect makes (kubectl's
 // --chunk-size default), so a namespace with many thousands of events is
-// read in bounded pieces.
-const chunkSize = 500
+// read in bounded pieces. A variable so that tests can make paging happen.
+var pageSize int64 = 500
 
 // Events returns the events about one object, as `kubectl describe` finds
 // them: events in the object's namespace whose involvedObject is this kind,
@@ -79,7 +79,7 @@ func listEvents(ctx context.Context, client kubernetes.Interface, t target, uid 
 		set["involvedObject.uid"] = uid
 	}
 	sel := set.AsSelector()
-	opts := metav1.ListOptions{FieldSelector: sel.String(), Limit: chunkSize}
+	opts := metav1.ListOptions{FieldSelector: sel.String(), Limit: pageSize}
 	// Events of a cluster-scoped object may be recorded in any namespace.
 	api := client.CoreV1().Events(t.namespace)
 	var out []corev1.Event
