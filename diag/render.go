@@ -3,6 +3,7 @@ package diag
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 )
@@ -231,14 +232,20 @@ func inertAll(ss []string) []string {
 	return out
 }
 
-// Printable returns s safe to print on a terminal: control characters
-// other than newline and tab become their visible Unicode pictures (ESC
-// shows as ␛, so an escape sequence prints as inert text), C1 controls and
-// invalid UTF-8 become U+FFFD. Plain text comes back unchanged.
+// Printable is kdoctor's one policy for cluster text (names, event
+// messages, log lines) on its way to a terminal, a file or the clipboard,
+// shared by the TUI, text, markdown and JSON: colour codes (SGR, common in
+// logs and meaningless outside the program that wrote them) are dropped;
+// every other control character becomes its visible Unicode picture, so an
+// escape sequence (OSC 52 clipboard writes, window titles) prints as inert
+// text a reader can see (ESC shows as ␛); C1 controls and invalid UTF-8
+// become U+FFFD. Newlines and tabs are kept. Plain text comes back
+// unchanged.
 func Printable(s string) string {
 	if utf8.ValidString(s) && !strings.ContainsFunc(s, isControl) {
 		return s
 	}
+	s = sgr.ReplaceAllString(s, "")
 	var b strings.Builder
 	b.Grow(len(s))
 	for i := 0; i < len(s); {
@@ -257,6 +264,9 @@ func Printable(s string) string {
 	}
 	return b.String()
 }
+
+// sgr matches a colour or attribute sequence: ESC [ parameters m.
+var sgr = regexp.MustCompile(`\x1b\[[0-9;:]*m`)
 
 func isControl(r rune) bool {
 	return (r < 0x20 && r != '\n' && r != '\t') || (r >= 0x7f && r < 0xa0)

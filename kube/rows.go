@@ -142,6 +142,7 @@ func ptrVal(p *int32) int32 {
 // EventRow is a Warning event in the events feed.
 type EventRow struct {
 	UID        types.UID
+	Type       string // Warning or Normal
 	Namespace  string
 	ObjectKind string
 	ObjectName string
@@ -155,7 +156,7 @@ type EventRow struct {
 // NewEventRow condenses an event, taking the newest of its timestamps since
 // events.k8s.io-era writers fill eventTime/series instead of lastTimestamp.
 func NewEventRow(e *corev1.Event) EventRow {
-	r := EventRow{UID: e.UID, Namespace: e.Namespace, ObjectKind: e.InvolvedObject.Kind, ObjectName: e.InvolvedObject.Name,
+	r := EventRow{UID: e.UID, Type: e.Type, Namespace: e.Namespace, ObjectKind: e.InvolvedObject.Kind, ObjectName: e.InvolvedObject.Name,
 		Reason: e.Reason, Message: e.Message, Count: max(e.Count, 1), First: e.FirstTimestamp.Time, Last: e.LastTimestamp.Time}
 	if e.Series != nil {
 		r.Count = max(r.Count, e.Series.Count)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/x/ansi"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
 )
@@ -39,12 +38,6 @@ type (
 		plan *kube.DrainPlan
 		err  error
 	}
-	drainEventMsg struct {
-		seq      int
-		progress *kube.DrainProgress
-		summary  *kube.DrainSummary
-		err      error
-	}
 	execDoneMsg struct {
 		s   subject
 		res kube.ExecResult
@@ -67,18 +60,18 @@ func (m *Model) requestAction(act action, s subject) tea.Cmd {
 	}
 	switch act {
 	case actShell:
-		if s.pod == "" {
-			return m.say("select a pod (or one of its containers) to open a shell in")
+		if !s.isPod() {
+			return say("select a pod (or one of its containers) to open a shell in")
 		}
-		if m.actions.Config == nil {
-			return m.say("the demo has no real containers to open a shell in; try it against a cluster")
+		if m.env.actions.Config == nil {
+			return say("the demo has no real containers to open a shell in; try it against a cluster")
 		}
 	default:
 		if s.node == "" {
-			return m.say(fmt.Sprintf("select a scheduled pod or a node (n groups by node) to %s its node", act))
+			return say(fmt.Sprintf("select a scheduled pod or a node (n groups by node) to %s its node", act))
 		}
 	}
-	acts, ctx := m.actions, m.opts.Ctx
+	acts, ctx := m.env.actions, m.opts.Ctx
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
@@ -119,7 +112,7 @@ func (m *Model) accessAnswered(msg accessMsg) tea.Cmd {
 		}, "", func(m *Model) tea.Cmd { return m.nodeAction(actUncordon, s.node) }))
 	case actDrain:
 		m.status = "planning the drain of " + s.node + "…"
-		acts, ctx, node := m.actions, m.opts.Ctx, s.node
+		acts, ctx, node := m.env.actions, m.opts.Ctx, s.node
 		return func() tea.Msg {
 			ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
@@ -137,7 +130,7 @@ func (m *Model) openDialog(d dialog) {
 
 func (m *Model) nodeAction(act action, node string) tea.Cmd {
 	m.status = fmt.Sprintf("%sing %s…", act, node)
-	acts, ctx := m.actions, m.opts.Ctx
+	acts, ctx := m.env.actions, m.opts.Ctx
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
@@ -197,98 +190,40 @@ func (m *Model) drainPlanned(msg drainPlanMsg) {
 			body = append(body, "  ✖ "+clean(b))
 		}
 		m.openDialog(newDialog("Drain node "+p.Node+": blocked", body, "", func(m *Model) tea.Cmd {
-			return m.say("drain of " + p.Node + " not started: blocked, nothing was sent")
+			return say("drain of " + p.Node + " not started: blocked, nothing was sent")
 		}))
 		return
 	}
-	m.openDialog(newDialog("Drain node "+p.Node+"?", body, p.Node, func(m *Model) tea.Cmd { return m.startDrain(p) }))
+	m.openDialog(newDialog("Drain node "+p.Node+"?", body, p.Node, func(m *Model) tea.Cmd { return m.beginDrain(p) }))
 }
 
-// startDrain runs the drain in the background; its progress arrives as
-// messages through a channel read by one command at a time.
-func (m *Model) startDrain(p *kube.DrainPlan) tea.Cmd {
-	m.seq++
-	m.detail.Open(paneDrain, subject{node: p.Node}, m.seq, "draining… esc cancels")
-	m.focus = focusDetail
-	m.layout()
-	m.drainLines = nil
-	ctx, cancel := context.WithTimeout(m.opts.Ctx, drainTimeout)
-	m.drainCancel = cancel
-	ch := make(chan drainEventMsg, 64)
-	seq, acts, program := m.seq, m.actions, m.opts.Ctx
-	// Sends give up only when the whole UI is gone, so a cancelled drain
-	// still reports what it did and did not do.
-	send := func(ev drainEventMsg) {
-		select {
-		case ch <- ev:
-		case <-program.Done():
-		}
-	}
-	go func() {
-		defer cancel()
-		defer close(ch)
-		sum, err := acts.Drain(ctx, p, kube.DrainOptions{Timeout: drainTimeout}, func(pr kube.DrainProgress) {
-			send(drainEventMsg{seq: seq, progress: &pr})
-		})
-		send(drainEventMsg{seq: seq, summary: &sum, err: err})
-	}()
-	m.drainEvents = ch
-	return waitDrain(ch)
+// beginDrain opens the drain pane and starts the drain the user confirmed.
+func (m *Model) beginDrain(p *kube.DrainPlan) tea.Cmd {
+	m.paneSeq++
+	run := m.paneSeq
+	m.openPane(newDrainPane(m.env, m.paneSeq, run, p.Node))
+	return startDrain(m.env, run, p)
 }
 
-func waitDrain(ch <-chan drainEventMsg) tea.Cmd {
-	return func() tea.Msg {
-		ev, ok := <-ch
-		if !ok {
-			return nil
-		}
-		return ev
-	}
-}
-
+// drainEvent reports a drain's progress on the status line and to its pane.
 func (m *Model) drainEvent(msg drainEventMsg) tea.Cmd {
-	st := m.styles
-	switch {
-	case msg.progress != nil && msg.progress.Step == kube.DrainFinished:
-		// The summary that follows says it all.
-	case msg.progress != nil:
-		pr := msg.progress
-		line := clean(pr.Message)
-		switch pr.Step {
-		case kube.DrainRetrying:
-			line = st.Health[kube.Warning].Render("↻ " + line)
-		case kube.DrainPodFailed:
-			line = st.Error.Render("✖ " + line)
-		case kube.DrainEvicted, kube.DrainDeleted, kube.DrainCordoned:
-			line = st.Health[kube.Healthy].Render("✔ " + line)
-		default:
-			line = st.App.Render("· " + line)
-		}
-		m.drainLines = append(m.drainLines, line)
-		m.status = clean(pr.Message)
-	case msg.summary != nil:
-		m.drainCancel = nil
-		sum := msg.summary
-		text := clean(sum.String())
-		if msg.err != nil {
-			text = clean(fmt.Sprintf("drain of node %s not completed: %s (%d evicted, %d skipped, %d failed)",
-				sum.Node, kube.Explain(msg.err), len(sum.Evicted), len(sum.Skipped), len(sum.Failed)))
-			m.drainLines = append(m.drainLines, st.Error.Render("■ "+text))
-		} else {
-			m.drainLines = append(m.drainLines, st.Title.Render("■ "+text))
-		}
-		m.status = text
-		if m.detail.kind == paneDrain && m.detail.seq == msg.seq {
-			m.detail.status = "drain finished"
-		}
-	}
-	if m.detail.kind == paneDrain && m.detail.seq == msg.seq {
-		m.detail.SetContent(strings.Join(m.drainLines, "\n"), ansi.Strip(strings.Join(m.drainLines, "\n")), true)
-	}
-	if msg.summary != nil {
+	if m.drain == nil || msg.run != m.drain.id {
 		return nil
 	}
-	return waitDrain(m.drainEvents)
+	switch {
+	case msg.progress != nil && msg.progress.Step != kube.DrainFinished:
+		m.status = clean(msg.progress.Message)
+	case msg.summary != nil:
+		m.status = drainSummaryText(msg)
+	}
+	if m.pane != nil {
+		m.pane.Update(msg)
+	}
+	if msg.summary != nil {
+		m.drain = nil
+		return nil
+	}
+	return waitDrain(m.drain.events)
 }
 
 // startShell hands the terminal to an interactive shell in the container
@@ -296,7 +231,7 @@ func (m *Model) drainEvent(msg drainEventMsg) tea.Cmd {
 func (m *Model) startShell(s subject) tea.Cmd {
 	container := s.container
 	if container == "" {
-		if p := m.tree.Pod(s.namespace, s.pod); p != nil {
+		if p := m.tree.Pod(s.namespace, s.name); p != nil {
 			for _, c := range p.Containers {
 				if !c.Init {
 					container = c.Name
@@ -306,7 +241,7 @@ func (m *Model) startShell(s subject) tea.Cmd {
 		}
 	}
 	s.container = container
-	ex := m.actions.Exec(m.opts.Ctx, s.namespace, s.pod, container)
+	ex := m.env.actions.Exec(m.opts.Ctx, s.namespace, s.name, container)
 	return tea.Exec(ex, func(err error) tea.Msg { return execDoneMsg{s: s, res: ex.Result(), err: err} })
 }
 

@@ -2,23 +2,21 @@ package ui
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
-	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
-	"github.com/kdoctor-dev/kdoctor/themes"
 )
 
 // maxEvents bounds the feed: a flood of events must not grow memory without
 // limit; the oldest are forgotten first.
 const maxEvents = 5000
 
-// EventFeed holds the scope's Warning events and groups them by object and
-// reason, newest first, the way an incident channel wants to read them.
+// EventFeed holds the scope's Warning events as the watch delivers them,
+// for the scope's events pane. It is a map handle: copies share it.
 type EventFeed struct {
 	events map[types.UID]kube.EventRow
 }
@@ -26,9 +24,15 @@ type EventFeed struct {
 // NewEventFeed returns an empty feed.
 func NewEventFeed() EventFeed { return EventFeed{events: map[types.UID]kube.EventRow{}} }
 
-// Apply merges new or updated events.
+// Apply merges new or updated events. Only warnings are kept: the watch
+// asks the API server for them, and a server (or the demo's fake) that
+// ignores the field selector must not put Normal events under a header
+// that says warnings.
 func (f *EventFeed) Apply(evs []kube.EventRow) {
 	for _, e := range evs {
+		if e.Type != "" && e.Type != corev1.EventTypeWarning {
+			continue
+		}
 		f.events[e.UID] = e
 	}
 	if len(f.events) > maxEvents {
@@ -43,25 +47,36 @@ func (f *EventFeed) Apply(evs []kube.EventRow) {
 	}
 }
 
-// eventGroup is one object+reason with counts summed over its events.
+// Rows returns the events held.
+func (f *EventFeed) Rows() []kube.EventRow {
+	out := make([]kube.EventRow, 0, len(f.events))
+	for _, e := range f.events {
+		out = append(out, e)
+	}
+	return out
+}
+
+// Len is the number of events held.
+func (f *EventFeed) Len() int { return len(f.events) }
+
+// eventGroup is one object+reason+type with counts summed over its events.
 type eventGroup struct {
 	namespace, kind, name, reason, message string
+	warning                                bool
 	count                                  int32
 	first, last                            time.Time
 }
 
-// Groups returns the grouped events, newest first; with ns and name set,
-// only those about that object (and, for a pod, its node).
-func (f *EventFeed) Groups(filter func(kube.EventRow) bool) []eventGroup {
+// groupEvents groups rows by object, reason and type: warnings first, then
+// newest first, the way an incident channel wants to read them.
+func groupEvents(rows []kube.EventRow) []eventGroup {
 	byKey := map[string]*eventGroup{}
-	for _, e := range f.events {
-		if filter != nil && !filter(e) {
-			continue
-		}
-		k := e.Namespace + "/" + e.ObjectKind + "/" + e.ObjectName + "/" + e.Reason
+	for _, e := range rows {
+		warning := e.Type == "" || e.Type == corev1.EventTypeWarning
+		k := e.Namespace + "/" + e.ObjectKind + "/" + e.ObjectName + "/" + e.Reason + "/" + e.Type
 		g := byKey[k]
 		if g == nil {
-			g = &eventGroup{namespace: e.Namespace, kind: e.ObjectKind, name: e.ObjectName, reason: e.Reason, first: e.First}
+			g = &eventGroup{namespace: e.Namespace, kind: e.ObjectKind, name: e.ObjectName, reason: e.Reason, warning: warning, first: e.First}
 			byKey[k] = g
 		}
 		g.count += e.Count
@@ -77,31 +92,8 @@ func (f *EventFeed) Groups(filter func(kube.EventRow) bool) []eventGroup {
 		out = append(out, *g)
 	}
 	slices.SortFunc(out, func(a, b eventGroup) int {
-		return cmp.Or(b.last.Compare(a.last), cmp.Compare(a.name, b.name), cmp.Compare(a.reason, b.reason))
+		return cmp.Or(-cmp.Compare(boolInt(a.warning), boolInt(b.warning)), b.last.Compare(a.last),
+			cmp.Compare(a.name, b.name), cmp.Compare(a.reason, b.reason))
 	})
 	return out
-}
-
-// Len is the number of events held.
-func (f *EventFeed) Len() int { return len(f.events) }
-
-// renderEvents formats groups for the pane (styled) and for copying (plain).
-func renderEvents(st themes.Styles, groups []eventGroup, now time.Time) (styled, plain string) {
-	if len(groups) == 0 {
-		msg := "No Warning events in scope."
-		return st.Muted.Render(msg), msg
-	}
-	var s, p strings.Builder
-	for i, g := range groups {
-		if i > 0 {
-			s.WriteByte('\n')
-			p.WriteByte('\n')
-		}
-		head := fmt.Sprintf("%s ×%d  %s/%s %s", g.reason, g.count, strings.ToLower(g.kind), g.name, g.namespace)
-		when := fmt.Sprintf("last %s ago, first %s ago", age(now, g.last), age(now, g.first))
-		msg := clean(g.message)
-		s.WriteString(st.Health[kube.Warning].Render(clean(head)) + "  " + st.Muted.Render(when) + "\n  " + st.App.Render(msg) + "\n")
-		p.WriteString(clean(head) + "  " + when + "\n  " + msg + "\n")
-	}
-	return s.String(), p.String()
 }

@@ -7,43 +7,61 @@ import (
 )
 
 // KeyMap is every binding kdoctor has, declared once; help is built from it.
+// Keys follow k9s where k9s has a habit (d describe, y YAML, l logs,
+// p previous, s shell, c/u/r cordon/uncordon/drain on nodes, x decode a
+// Secret) and less/vim in the text panes (/ n N, ctrl+f ctrl+b, g G).
 type KeyMap struct {
 	// Navigation (tree and panes).
-	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
-	Expand, Collapse, Toggle                key.Binding
+	Up, Down, PageUp, PageDown, HalfPageUp, HalfPageDown, Top, Bottom key.Binding
+	Expand, Collapse, Toggle                                          key.Binding
 
 	// Actions on the selection.
-	Diagnose, Describe, Logs, Previous, Shell, Events key.Binding
-	Cordon, Uncordon, Drain, Copy, Write              key.Binding
+	Diagnose, Describe, YAML, Logs, Previous, Shell, Events key.Binding
+	Cordon, Uncordon, Drain                                 key.Binding
 
 	// View.
-	Filter, Command, ProblemsOnly, ByNode, Back, Help, Quit key.Binding
+	Filter, Command, ProblemsOnly, ByNode, Back, Close, Help, Quit key.Binding
+
+	// Diagnosis pane.
+	Copy, Write key.Binding
+
+	// Text panes (logs, describe, YAML, events).
+	Search, NextMatch, PrevMatch key.Binding
 
 	// Logs pane.
-	Follow, Wrap, Timestamps, NextContainer, Search, NextMatch key.Binding
+	Follow, Wrap, Timestamps, NextContainer key.Binding
+
+	// Events pane.
+	AllEvents key.Binding
+
+	// YAML pane of a Secret.
+	Reveal key.Binding
 
 	// Dialogs.
 	Confirm, Cancel key.Binding
 }
 
-// DefaultKeyMap returns kdoctor's bindings (k9s and vim habits where they exist).
+// DefaultKeyMap returns kdoctor's bindings.
 func DefaultKeyMap() KeyMap {
 	b := func(keys []string, help, desc string) key.Binding {
 		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(help, desc))
 	}
 	return KeyMap{
-		Up:       b([]string{"up", "k"}, "↑/k", "up"),
-		Down:     b([]string{"down", "j"}, "↓/j", "down"),
-		PageUp:   b([]string{"pgup", "ctrl+b"}, "pgup", "page up"),
-		PageDown: b([]string{"pgdown", "ctrl+f"}, "pgdn", "page down"),
-		Top:      b([]string{"home", "g"}, "g", "top"),
-		Bottom:   b([]string{"end", "G"}, "G", "bottom"),
-		Expand:   b([]string{"right"}, "→", "expand"),
-		Collapse: b([]string{"left", "h"}, "←", "collapse"),
-		Toggle:   b([]string{"space"}, "space", "expand/collapse"),
+		Up:           b([]string{"up", "k"}, "↑/k", "up"),
+		Down:         b([]string{"down", "j"}, "↓/j", "down"),
+		PageUp:       b([]string{"pgup", "ctrl+b"}, "pgup/ctrl+b", "page up"),
+		PageDown:     b([]string{"pgdown", "ctrl+f"}, "pgdn/ctrl+f", "page down"),
+		HalfPageUp:   b([]string{"ctrl+u"}, "ctrl+u", "half page up"),
+		HalfPageDown: b([]string{"ctrl+d"}, "ctrl+d", "half page down"),
+		Top:          b([]string{"home", "g"}, "g", "top"),
+		Bottom:       b([]string{"end", "G"}, "G", "bottom"),
+		Expand:       b([]string{"right"}, "→", "expand"),
+		Collapse:     b([]string{"left", "h"}, "←", "collapse"),
+		Toggle:       b([]string{"space"}, "space", "expand/collapse"),
 
 		Diagnose: b([]string{"enter"}, "enter", "diagnose"),
 		Describe: b([]string{"d"}, "d", "describe"),
+		YAML:     b([]string{"y"}, "y", "YAML"),
 		Logs:     b([]string{"l"}, "l", "logs"),
 		Previous: b([]string{"p"}, "p", "previous logs"),
 		Shell:    b([]string{"s"}, "s", "shell"),
@@ -51,23 +69,30 @@ func DefaultKeyMap() KeyMap {
 		Cordon:   b([]string{"c"}, "c", "cordon node"),
 		Uncordon: b([]string{"u"}, "u", "uncordon node"),
 		Drain:    b([]string{"r"}, "r", "drain node"),
-		Copy:     b([]string{"y"}, "y", "copy diagnosis"),
-		Write:    b([]string{"w"}, "w", "write diagnosis to file"),
 
 		Filter:       b([]string{"/"}, "/", "filter"),
 		Command:      b([]string{":"}, ":", "command"),
 		ProblemsOnly: b([]string{"!"}, "!", "problems only"),
 		ByNode:       b([]string{"n"}, "n", "group by node"),
 		Back:         b([]string{"esc"}, "esc", "back"),
+		Close:        b([]string{"q"}, "q", "close pane"),
 		Help:         b([]string{"?"}, "?", "help"),
 		Quit:         b([]string{"q", "ctrl+c"}, "q", "quit"),
 
-		Follow:        b([]string{"f"}, "f", "follow"),
-		Wrap:          b([]string{"W"}, "W", "wrap"),
+		Copy:  b([]string{"Y"}, "Y", "copy diagnosis"),
+		Write: b([]string{"w"}, "w", "write diagnosis to file"),
+
+		Search:    b([]string{"/"}, "/", "search"),
+		NextMatch: b([]string{"n"}, "n", "next match"),
+		PrevMatch: b([]string{"N"}, "N", "previous match"),
+
+		Follow:        b([]string{"s", "f"}, "s/f", "follow (autoscroll)"),
+		Wrap:          b([]string{"w"}, "w", "wrap"),
 		Timestamps:    b([]string{"t"}, "t", "timestamps"),
 		NextContainer: b([]string{"tab"}, "tab", "next container"),
-		Search:        b([]string{"/"}, "/", "search"),
-		NextMatch:     b([]string{"N"}, "N", "next match"),
+
+		AllEvents: b([]string{"a"}, "a", "all events / warnings"),
+		Reveal:    b([]string{"x"}, "x", "reveal secret values"),
 
 		Confirm: b([]string{"enter"}, "enter", "confirm"),
 		Cancel:  b([]string{"esc"}, "esc", "cancel"),
@@ -84,37 +109,35 @@ type paneKeys struct {
 func (p paneKeys) ShortHelp() []key.Binding  { return p.short }
 func (p paneKeys) FullHelp() [][]key.Binding { return p.full }
 
+// actionKeys are the one-key actions, which work from the tree and from
+// any pane whose own keys do not take the letter.
+func (k KeyMap) actionKeys() []key.Binding {
+	return []key.Binding{k.Diagnose, k.Describe, k.YAML, k.Logs, k.Previous, k.Events, k.Shell}
+}
+
 func (k KeyMap) treeHelp() paneKeys {
 	return paneKeys{
-		short: []key.Binding{k.Diagnose, k.Logs, k.Describe, k.Filter, k.ProblemsOnly, k.Help, k.Quit},
+		short: []key.Binding{k.Diagnose, k.Logs, k.Describe, k.YAML, k.Filter, k.ProblemsOnly, k.Help, k.Quit},
 		full: [][]key.Binding{
 			{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Expand, k.Collapse, k.Toggle},
-			{k.Diagnose, k.Describe, k.Logs, k.Previous, k.Shell, k.Events},
-			{k.Cordon, k.Uncordon, k.Drain, k.Copy, k.Write},
+			k.actionKeys(),
+			{k.Cordon, k.Uncordon, k.Drain},
 			{k.Filter, k.Command, k.ProblemsOnly, k.ByNode, k.Back, k.Help, k.Quit},
 		},
 	}
 }
 
-func (k KeyMap) detailHelp() paneKeys {
+// paneHelp is the help of a pane: its own keys first, then navigation and
+// the actions that still work from it.
+func (k KeyMap) paneHelp(own ...key.Binding) paneKeys {
+	short := append(append([]key.Binding{}, own...), k.Back, k.Help)
 	return paneKeys{
-		short: []key.Binding{k.Up, k.Down, k.Copy, k.Write, k.Back, k.Help, k.Quit},
+		short: short,
 		full: [][]key.Binding{
-			{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-			{k.Diagnose, k.Describe, k.Logs, k.Previous, k.Shell, k.Events},
-			{k.Copy, k.Write, k.Cordon, k.Uncordon, k.Drain},
-			{k.Back, k.Help, k.Quit},
-		},
-	}
-}
-
-func (k KeyMap) logsHelp() paneKeys {
-	return paneKeys{
-		short: []key.Binding{k.Previous, k.Follow, k.Wrap, k.NextContainer, k.Search, k.Back, k.Help},
-		full: [][]key.Binding{
-			{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-			{k.Previous, k.Follow, k.Wrap, k.Timestamps, k.NextContainer},
-			{k.Search, k.NextMatch, k.Back, k.Help, k.Quit},
+			own,
+			k.scrollKeys(),
+			k.actionKeys(),
+			{k.Cordon, k.Uncordon, k.Drain, k.Back, k.Close, k.Help},
 		},
 	}
 }
@@ -135,7 +158,7 @@ func (k KeyMap) forSource(info kube.SourceInfo) KeyMap {
 	if !info.ReadOnly {
 		return k
 	}
-	for _, b := range []*key.Binding{&k.Shell, &k.Cordon, &k.Uncordon, &k.Drain} {
+	for _, b := range []*key.Binding{&k.Shell, &k.Cordon, &k.Uncordon, &k.Drain, &k.Reveal} {
 		h := b.Help()
 		b.SetHelp(h.Key, h.Desc+offReadOnly)
 	}

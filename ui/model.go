@@ -70,7 +70,6 @@ const (
 	focusFilter
 	focusPalette
 	focusDialog
-	focusLogSearch
 )
 
 // Model is the root bubbletea model.
@@ -86,11 +85,19 @@ type Model struct {
 	feed EventFeed
 	// fit remembers lines already fitted to the screen.
 	fit    *frameCache[fitKey]
-	detail DetailPane
 	filter textinput.Model
 	pal    palette
 	dlg    dialog
 	focus  focus
+
+	// pane is the detail pane in front (nil: the tree alone); env is what
+	// panes read from the root; paneSeq names each pane opened, so results
+	// for a pane that was replaced are told apart.
+	pane    pane
+	env     *paneEnv
+	paneSeq int
+	// drain is a drain in progress; it outlives its pane.
+	drain *drainRun
 
 	width, height int
 	showHelp      bool
@@ -106,19 +113,10 @@ type Model struct {
 	resources []kube.ResourceState
 	ended     bool
 
-	seq    int // request counter for the detail pane
 	status string
 
 	// knownNS are the namespaces seen in this session, for the palette.
-	knownNS     map[string]bool
-	actions     *kube.Actions
-	diag        *diag.Diagnosis // the diagnosis shown, for y and w
-	diagTarget  kube.Target
-	diagLoading bool
-	logs        logView
-	drainLines  []string
-	drainEvents <-chan drainEventMsg
-	drainCancel context.CancelFunc
+	knownNS map[string]bool
 }
 
 // Messages that enter the model. Every async result arrives as one of these.
@@ -135,12 +133,7 @@ type (
 	watchEndedMsg struct{ gen int }
 	clockMsg      time.Time
 	statusMsg     string
-	describeMsg   struct {
-		seq  int
-		text string
-		err  error
-	}
-	sourceMsg struct {
+	sourceMsg     struct {
 		src kube.Source
 		err error
 		ctx string
@@ -174,10 +167,11 @@ func New(opts Options) Model {
 	fi.Placeholder = "filter: namespace, workload, pod, node, cause"
 	m := Model{
 		opts: opts, src: opts.Source, scope: opts.Scope, keys: DefaultKeyMap().forSource(opts.Source.Info()), help: help.New(), styles: opts.Styles,
-		tree: NewPodTree(), feed: NewEventFeed(), fit: &frameCache[fitKey]{}, detail: newDetailPane(), filter: fi, pal: newPalette(),
-		gen: 1, logs: newLogView(), knownNS: map[string]bool{},
+		tree: NewPodTree(), feed: NewEventFeed(), fit: &frameCache[fitKey]{}, filter: fi, pal: newPalette(),
+		gen: 1, knownNS: map[string]bool{},
 	}
-	m.actions = newActions(opts.Source, opts.SessionLog)
+	m.env = &paneEnv{ctx: opts.Ctx, src: opts.Source, actions: newActions(opts.Source, opts.SessionLog), styles: opts.Styles,
+		keys: m.keys, now: opts.Now, rules: opts.Rules, logTail: opts.LogTail, logBuffer: opts.LogBuffer}
 	m.help.Styles = m.styles.Help
 	return m
 }
@@ -236,12 +230,14 @@ func newActions(src kube.Source, log *kube.SessionLog) *kube.Actions {
 	return kube.NewActions(src, nil, log)
 }
 
-// Stop cancels the running watch, log stream and drain, and waits for the
-// watch's goroutines.
+// Stop cancels the running watch, the pane's work and a drain, and waits
+// for the watch's goroutines.
 func (m Model) Stop() {
-	m.closeLogs()
-	if m.drainCancel != nil {
-		m.drainCancel()
+	if m.pane != nil {
+		m.pane.Close()
+	}
+	if m.drain != nil {
+		m.drain.cancel()
 	}
 	if m.stopWatch != nil {
 		m.stopWatch()
@@ -261,7 +257,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if !m.opts.ThemeFixed {
 			m.styles = themes.Default(msg.IsDark())
 			m.help.Styles = m.styles.Help
-			m.refreshDetail()
+			m.env.styles = m.styles
+			if m.pane != nil {
+				m.pane.Update(restyleMsg{})
+			}
 		}
 		return m, nil
 	case watchStartedMsg:
@@ -293,27 +292,6 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case statusMsg:
 		m.status = string(msg)
 		return m, nil
-	case describeMsg:
-		if msg.seq == m.detail.seq {
-			m.showDescribe(msg)
-		}
-		return m, nil
-	case diagnosisMsg:
-		if msg.seq == m.detail.seq && m.detail.kind == paneDiagnosis {
-			m.showDiagnosis(msg)
-		}
-		return m, nil
-	case writtenMsg:
-		if msg.err != nil {
-			m.status = "could not write the diagnosis: " + msg.err.Error()
-		} else {
-			m.status = "diagnosis written to " + msg.path
-		}
-		return m, nil
-	case logStreamMsg:
-		return m, m.logStreamOpened(msg)
-	case logChunkMsg:
-		return m, m.logChunk(msg)
 	case accessMsg:
 		return m, m.accessAnswered(msg)
 	case nodeResultMsg:
@@ -326,6 +304,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case drainPlanMsg:
 		m.drainPlanned(msg)
 		return m, nil
+	case drainStartedMsg:
+		m.drain = &drainRun{id: msg.id, node: msg.node, cancel: msg.cancel, events: msg.events}
+		return m, waitDrain(msg.events)
 	case drainEventMsg:
 		return m, m.drainEvent(msg)
 	case execDoneMsg:
@@ -333,11 +314,14 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case sourceMsg:
 		return m, m.switchSource(msg)
+	case namespaceMsg:
+		return m.namespaceChecked(msg)
 	case tea.KeyPressMsg:
 		return m.handleKey(msg)
 	case tea.MouseWheelMsg:
-		if m.focus == focusDetail {
-			return m, m.detail.Update(msg)
+		if m.focus == focusDetail && m.pane != nil {
+			cmd, _ := m.pane.Update(msg)
+			return m, cmd
 		}
 		switch msg.Button {
 		case tea.MouseWheelUp:
@@ -357,8 +341,19 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m.updateFocused(msg)
 }
 
-// updateFocused hands other messages (cursor blink, …) to the focused input.
+// updateFocused offers other messages to the pane (its async results) and
+// hands the rest (cursor blink, …) to the focused input. A result nobody
+// takes that holds something open (a log stream) is closed.
 func (m Model) updateFocused(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if m.pane != nil {
+		if cmd, ok := m.pane.Update(msg); ok || cmd != nil {
+			return m, cmd
+		}
+	}
+	if d, ok := msg.(interface{ drop() }); ok {
+		d.drop()
+		return m, nil
+	}
 	var cmd tea.Cmd
 	switch m.focus {
 	case focusFilter:
@@ -367,8 +362,6 @@ func (m Model) updateFocused(msg tea.Msg) (tea.Model, tea.Cmd) {
 		cmd = m.pal.update(msg)
 	case focusDialog:
 		cmd = m.dlg.update(msg)
-	case focusLogSearch:
-		m.logs.search, cmd = m.logs.search.Update(msg)
 	}
 	return m, cmd
 }
@@ -383,17 +376,11 @@ func (m *Model) applyBatch(b kube.Batch) tea.Cmd {
 	if b.Resources != nil {
 		m.resources = b.Resources
 	}
-	if m.detail.kind == paneEvents && len(b.Events) > 0 {
-		m.refreshDetail()
-	}
-	// The diagnosis follows its pod: a restart or a new status walks again.
-	if m.detail.kind == paneDiagnosis && !m.diagLoading && m.diagTarget.Kind == "pod" {
-		for _, r := range b.Pods {
-			if r.Namespace == m.diagTarget.Namespace && r.Name == m.diagTarget.Name {
-				m.detail.status = "pod changed: walking again…"
-				return m.runDiagnosis()
-			}
-		}
+	// Data messages go to the pane too: the diagnosis follows its pod, the
+	// events pane its object.
+	if m.pane != nil {
+		cmd, _ := m.pane.Update(batchMsg{gen: m.gen, b: b})
+		return cmd
 	}
 	return nil
 }
@@ -407,6 +394,7 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	if m.opts.OnKey != nil {
 		m.opts.OnKey(msg)
 	}
+	// Keys go dialog → inputs → global → focused pane → tree.
 	switch m.focus {
 	case focusDialog:
 		return m.dialogKey(msg)
@@ -414,18 +402,25 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m.filterKey(msg)
 	case focusPalette:
 		return m.paletteKey(msg)
-	case focusLogSearch:
-		return m.logSearchKey(msg)
+	}
+	paneFocused := m.focus == focusDetail && m.pane != nil
+	if paneFocused && m.pane.Typing() {
+		cmd, _ := m.pane.Key(msg)
+		return m, cmd
 	}
 	if m.showHelp {
 		m.showHelp = false // any key closes the help; q still quits
-		if key.Matches(msg, m.keys.Quit) {
+		if key.Matches(msg, m.keys.Quit) && !paneFocused {
 			return m, tea.Quit
 		}
 		return m, nil
 	}
 	k := m.keys
 	switch {
+	case paneFocused && key.Matches(msg, k.Close):
+		// As in less: q leaves the pane; q again quits.
+		m.closePane()
+		return m, nil
 	case key.Matches(msg, k.Quit):
 		return m, tea.Quit
 	case key.Matches(msg, k.Help):
@@ -437,37 +432,58 @@ func (m Model) handleKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Back):
 		return m.back()
 	}
-	if m.focus == focusDetail {
-		if m.detail.kind == paneLogs {
-			if cmd, ok := m.logsKey(msg); ok {
-				return m, cmd
-			}
-		}
-		if cmd, ok := m.detailKey(msg); ok {
+	if paneFocused {
+		if cmd, ok := m.pane.Key(msg); ok {
 			return m, cmd
 		}
+		return m.actionKey(msg)
 	}
 	return m.treeKey(msg)
 }
 
-// back is esc: clear the filter, leave the pane, close the pane — one step
-// per press, so esc never throws away more than the user meant.
+// back is esc: cancel a running drain, leave the pane, close the pane,
+// clear the filter — one step per press, so esc never throws away more
+// than the user meant.
 func (m Model) back() (tea.Model, tea.Cmd) {
 	switch {
-	case m.detail.kind == paneDrain && m.drainCancel != nil:
-		m.drainCancel()
+	case m.pane != nil && m.pane.Kind() == paneDrain && m.drain != nil && m.focus == focusDetail:
+		m.drain.cancel()
 		m.status = "cancelling the drain… (pods already evicted stay evicted; the node stays cordoned)"
 	case m.focus == focusDetail:
 		m.focus = focusTree
-	case m.detail.kind != paneNone:
-		m.closeLogs()
-		m.detail.kind = paneNone
-		m.layout()
+	case m.pane != nil:
+		m.closePane()
 	case m.filter.Value() != "":
 		m.filter.SetValue("")
 		m.tree.SetFilter("")
 	}
 	return m, nil
+}
+
+// openPane puts a pane in front, closing the one it replaces.
+func (m *Model) openPane(p pane) {
+	if m.pane != nil {
+		m.pane.Close()
+	}
+	m.pane = p
+	m.focus = focusDetail
+	m.layout()
+}
+
+// closePane closes the pane in front; a drain it showed goes on.
+func (m *Model) closePane() {
+	if m.pane != nil {
+		m.pane.Close()
+		m.pane = nil
+	}
+	m.focus = focusTree
+	m.layout()
+}
+
+// nextPane names a new pane.
+func (m *Model) nextPane() int {
+	m.paneSeq++
+	return m.paneSeq
 }
 
 func (m Model) filterKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
@@ -505,6 +521,10 @@ func (m Model) treeKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.tree.Move(-m.tree.rowsVisible() + 1)
 	case key.Matches(msg, k.PageDown):
 		m.tree.Move(m.tree.rowsVisible() - 1)
+	case key.Matches(msg, k.HalfPageUp):
+		m.tree.Move(-m.tree.rowsVisible() / 2)
+	case key.Matches(msg, k.HalfPageDown):
+		m.tree.Move(m.tree.rowsVisible() / 2)
 	case key.Matches(msg, k.Top):
 		m.tree.MoveTo(0)
 	case key.Matches(msg, k.Bottom):
@@ -536,57 +556,56 @@ func (m Model) treeKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-// detailKey scrolls the focused pane; it reports false for keys it leaves
-// to the tree (the one-key actions work from the pane too).
-func (m *Model) detailKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
-	k := m.keys
-	switch {
-	case key.Matches(msg, k.Up, k.Down, k.PageUp, k.PageDown):
-		return m.detail.Update(msg), true
-	case key.Matches(msg, k.Top):
-		m.detail.vp.GotoTop()
-		return nil, true
-	case key.Matches(msg, k.Bottom):
-		m.detail.vp.GotoBottom()
-		return nil, true
-	}
-	return nil, false
-}
-
-// actionKey runs the one-key actions on the selection.
+// actionKey runs the one-key actions on the selection. Every row kind
+// answers every key: with the action, or with a line saying what it needs.
 func (m Model) actionKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	k := m.keys
 	sel := m.selection()
 	switch {
-	case key.Matches(msg, k.Describe):
-		if sel.pod == "" && sel.node == "" {
-			return m, m.say("select a pod (or a node in group-by-node view) to describe")
+	case key.Matches(msg, k.Describe), key.Matches(msg, k.YAML):
+		kind, verb := paneDescribe, "describe"
+		if key.Matches(msg, k.YAML) {
+			kind, verb = paneYAML, "show the YAML of"
 		}
-		return m, m.openDescribe(sel)
+		if sel.kind == "" {
+			return m, say("nothing here to " + verb + ": select a pod, a workload, a node or a namespace")
+		}
+		p, cmd := newTextPane(m.env, m.nextPane(), kind, sel)
+		m.openPane(p)
+		return m, cmd
 	case key.Matches(msg, k.Events):
-		m.closeLogs()
-		m.openEvents(sel)
-		return m, nil
+		p, cmd := newEventsPane(m.env, m.nextPane(), sel, m.scope.Namespaces, m.feed)
+		m.openPane(p)
+		return m, cmd
 	case key.Matches(msg, k.Diagnose):
-		m.closeLogs()
-		if sel.pod != "" {
-			return m, m.openDiagnosis(sel, kube.Target{Kind: "pod", Namespace: sel.namespace, Name: sel.pod})
+		switch sel.kind {
+		case "pod":
+			p, cmd := newDiagnosisPane(m.env, m.nextPane(), sel)
+			m.openPane(p)
+			return m, cmd
+		case "deployment", "statefulset", "daemonset", "replicaset", "job", "cronjob":
+			p, cmd := newDiagnosisPane(m.env, m.nextPane(), sel)
+			m.openPane(p)
+			return m, cmd
 		}
-		if l, ok := m.tree.SelectedLine(); ok && l.kind == workloadNode {
-			kind := strings.ToLower(l.bkt.key.kind)
-			s := subject{namespace: l.bkt.key.ns, pod: l.bkt.key.kind + "/" + l.bkt.key.name}
-			return m, m.openDiagnosis(s, kube.Target{Kind: kind, Namespace: l.bkt.key.ns, Name: l.bkt.key.name})
-		}
-		if l, ok := m.tree.SelectedLine(); ok && (l.kind == nsNode || l.kind == k8sNodeNode) {
+		if l, ok := m.tree.SelectedLine(); ok && (l.kind == nsNode || l.kind == k8sNodeNode) && m.focus == focusTree {
 			m.tree.Toggle()
 			return m, nil
 		}
-		return m, m.say("select a pod or a workload to diagnose")
+		return m, say("select a pod or a workload to diagnose")
 	case key.Matches(msg, k.Logs), key.Matches(msg, k.Previous):
-		if sel.pod == "" {
-			return m, m.say("select a pod (or one of its containers) to read its logs")
+		if !sel.isPod() {
+			return m, say(logsNeed(sel))
 		}
-		return m, m.openLogs(sel, key.Matches(msg, k.Previous))
+		var containers []string
+		if p := m.tree.Pod(sel.namespace, sel.name); p != nil {
+			for _, c := range p.Containers {
+				containers = append(containers, c.Name)
+			}
+		}
+		p, cmd := newLogsPane(m.env, m.nextPane(), sel, containers, key.Matches(msg, k.Previous))
+		m.openPane(p)
+		return m, cmd
 	case key.Matches(msg, k.Shell):
 		return m, m.requestAction(actShell, sel)
 	case key.Matches(msg, k.Cordon):
@@ -595,84 +614,45 @@ func (m Model) actionKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m, m.requestAction(actUncordon, sel)
 	case key.Matches(msg, k.Drain):
 		return m, m.requestAction(actDrain, sel)
-	case key.Matches(msg, k.Copy):
-		return m, m.copyDiagnosis()
-	case key.Matches(msg, k.Write):
-		return m, m.writeDiagnosis()
+	case key.Matches(msg, k.Copy), key.Matches(msg, k.Write):
+		return m, say("nothing to copy or write here: open a diagnosis with enter first")
 	}
 	return m, nil
 }
 
-// selection is the subject under the cursor.
+// logsNeed says what l and p need when the row is not a pod.
+func logsNeed(s subject) string {
+	switch s.kind {
+	case "":
+		return "select a pod (or one of its containers) to read its logs"
+	case "namespace", "node":
+		return "logs are read per pod: open the " + s.kind + " (→) and select a pod"
+	}
+	return "logs are read per pod: open " + s.String() + " (→) and select one of its pods"
+}
+
+// selection is the subject under the cursor, of whatever kind the row is.
 func (m Model) selection() subject {
 	l, ok := m.tree.SelectedLine()
 	if !ok {
 		return subject{}
 	}
-	s := subject{namespace: l.namespace(), node: l.nodeName()}
-	if l.pod != nil {
-		s.namespace, s.pod, s.node = l.pod.Namespace, l.pod.Name, l.pod.Node
-		s.container = m.tree.SelectedContainer()
-	}
-	return s
-}
-
-func (m Model) say(s string) tea.Cmd { return func() tea.Msg { return statusMsg(s) } }
-
-func (m *Model) openDescribe(s subject) tea.Cmd {
-	m.seq++
-	m.detail.Open(paneDescribe, s, m.seq, "describing…")
-	m.focus = focusDetail
-	m.layout()
-	seq, client := m.seq, m.src.Client()
-	kind, ns, name := "Pod", s.namespace, s.pod
-	if s.pod == "" {
-		kind, ns, name = "Node", "", s.node
-	}
-	return func() tea.Msg {
-		text, err := kube.Describe(client, kind, ns, name)
-		return describeMsg{seq: seq, text: text, err: err}
-	}
-}
-
-func (m *Model) showDescribe(msg describeMsg) {
-	if msg.err != nil {
-		m.detail.status = "describe failed: " + kube.Explain(msg.err)
-		m.detail.SetContent("", "", false)
-		return
-	}
-	m.detail.status = "kubectl describe"
-	text := clean(msg.text)
-	m.detail.SetContent(m.styles.App.Render(text), text, false)
-}
-
-func (m *Model) openEvents(s subject) {
-	m.seq++
-	m.detail.Open(paneEvents, s, m.seq, "")
-	if s.pod == "" && s.node == "" {
-		m.detail.title = "Events · Warning events in scope"
-	}
-	m.focus = focusDetail
-	m.layout()
-	m.refreshDetail()
-}
-
-// refreshDetail recomputes content that is derived from model state.
-func (m *Model) refreshDetail() {
-	if m.detail.kind != paneEvents {
-		return
-	}
-	s := m.detail.subject
-	var filter func(kube.EventRow) bool
-	if s.pod != "" {
-		filter = func(e kube.EventRow) bool {
-			return (e.Namespace == s.namespace && e.ObjectName == s.pod) || (e.ObjectKind == "Node" && e.ObjectName == s.node)
+	switch l.kind {
+	case podNode, containerNode:
+		return podSubject(l.pod.Namespace, l.pod.Name, m.tree.SelectedContainer(), l.pod.Node)
+	case workloadNode:
+		if l.bkt.key.kind == "" {
+			return subject{} // pods without a controller
+		}
+		return subject{kind: strings.ToLower(l.bkt.key.kind), namespace: l.bkt.key.ns, name: l.bkt.key.name}
+	case nsNode:
+		return subject{kind: "namespace", name: l.namespace()}
+	case k8sNodeNode:
+		if n := l.nodeName(); n != "" {
+			return subject{kind: "node", name: n, node: n}
 		}
 	}
-	groups := m.feed.Groups(filter)
-	styled, plain := renderEvents(m.styles, groups, m.opts.Now())
-	m.detail.status = fmt.Sprintf("%d groups · warnings, newest first", len(groups))
-	m.detail.SetContent(styled, plain, false)
+	return subject{}
 }
 
 // layout hands each child its size; computed once per resize or pane change.
@@ -683,16 +663,16 @@ func (m *Model) layout() {
 	body := max(1, m.height-4) // two header lines, status line, help line
 	m.wide = m.width >= 140
 	switch {
-	case m.detail.kind == paneNone:
+	case m.pane == nil:
 		m.tree.SetSize(m.width, body)
 	case m.wide:
 		tw := m.width * 11 / 20
 		m.tree.SetSize(tw, body)
-		m.detail.SetSize(m.width-tw-1, body)
+		m.pane.SetSize(m.width-tw-1, body)
 	default:
 		th := max(4, body*2/5)
 		m.tree.SetSize(m.width, th)
-		m.detail.SetSize(m.width, body-th-1)
+		m.pane.SetSize(m.width, body-th-1)
 	}
 }
 
@@ -723,15 +703,15 @@ func (m Model) render() string {
 		main = m.dlg.view(st, m.width, body)
 	case m.focus == focusPalette:
 		main = m.pal.view(st, m.width, body)
-	case m.detail.kind == paneNone:
+	case m.pane == nil:
 		main = m.tree.View(st, m.opts.Now())
 	case m.wide:
 		tree := box(m.fit, m.tree.View(st, m.opts.Now()), m.tree.width, body)
 		sep := st.Border.Render(strings.TrimSuffix(strings.Repeat("│\n", body), "\n"))
-		main = lipgloss.JoinHorizontal(lipgloss.Top, tree, sep, m.detail.View(st, m.width-m.tree.width-1))
+		main = lipgloss.JoinHorizontal(lipgloss.Top, tree, sep, m.pane.View())
 	default:
 		tree := box(m.fit, m.tree.View(st, m.opts.Now()), m.width, m.tree.height)
-		main = tree + "\n" + st.Border.Render(strings.Repeat("─", m.width)) + "\n" + m.detail.View(st, m.width)
+		main = tree + "\n" + st.Border.Render(strings.Repeat("─", m.width)) + "\n" + m.pane.View()
 	}
 	var b strings.Builder
 	b.WriteString(m.headerView())
@@ -785,14 +765,14 @@ func fitLine(c *frameCache[fitKey], l string, w int) string {
 	return out
 }
 
+// paneKeys are the keys of whatever has focus: the help line and ? show
+// the pane's own keys, not the tree's.
 func (m Model) paneKeys() help.KeyMap {
 	switch {
 	case m.focus == focusDialog:
 		return m.keys.dialogHelp()
-	case m.focus == focusDetail && m.detail.kind == paneLogs:
-		return m.keys.logsHelp()
-	case m.focus == focusDetail:
-		return m.keys.detailHelp()
+	case m.focus == focusDetail && m.pane != nil:
+		return m.pane
 	}
 	return m.keys.treeHelp()
 }
@@ -865,9 +845,6 @@ func (m Model) statusView() string {
 	if m.focus == focusFilter || (m.filter.Value() != "" && m.status == "") {
 		return ansi.Truncate(m.filter.View(), m.width, "…")
 	}
-	if m.focus == focusLogSearch {
-		return ansi.Truncate(m.logs.search.View(), m.width, "…")
-	}
 	s := m.status
 	if s == "" {
 		if p := m.tree.Selected(); p != nil {
@@ -875,6 +852,8 @@ func (m Model) statusView() string {
 			if p.Cause != "" {
 				s += " — " + p.Cause
 			}
+		} else if sel := m.selection(); sel.kind != "" {
+			s = sel.String() + " — d describe · y YAML · e events"
 		}
 	}
 	return st.StatusLine.Render(ansi.Truncate(clean(s), m.width, "…"))

@@ -106,6 +106,12 @@ func keyPress(s string) tea.KeyPressMsg {
 		return tea.KeyPressMsg{Code: tea.KeyEnter}
 	case "space":
 		return tea.KeyPressMsg{Code: tea.KeySpace, Text: " "}
+	case "tab":
+		return tea.KeyPressMsg{Code: tea.KeyTab}
+	case "right":
+		return tea.KeyPressMsg{Code: tea.KeyRight}
+	case "ctrl+f", "ctrl+b", "ctrl+d", "ctrl+u":
+		return tea.KeyPressMsg{Code: rune(s[len(s)-1]), Mod: tea.ModCtrl}
 	}
 	r := []rune(s)[0]
 	return tea.KeyPressMsg{Code: r, Text: s}
@@ -113,8 +119,13 @@ func keyPress(s string) tea.KeyPressMsg {
 
 func checkGolden(t *testing.T, name string, m Model) {
 	t.Helper()
+	checkGoldenText(t, name, m.View().Content)
+}
+
+func checkGoldenText(t *testing.T, name, view string) {
+	t.Helper()
 	// Durations measured at run time are the only varying text.
-	got := durationRE.ReplaceAllString(ansi.Strip(m.View().Content), "in Nms")
+	got := durationRE.ReplaceAllString(ansi.Strip(view), "in Nms")
 	// The padding after a duration depends on its digits.
 	got = durationPadRE.ReplaceAllString(got, "$1  $2")
 	path := filepath.Join("testdata", name+".golden")

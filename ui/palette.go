@@ -1,15 +1,20 @@
 package ui
 
 import (
+	"context"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/sahilm/fuzzy"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/inspect"
 	"github.com/kdoctor-dev/kdoctor/themes"
 )
 
@@ -18,6 +23,8 @@ type paletteItem struct {
 	verb  string // ns, ctx, pod
 	arg   string // namespace ("" for all), context, or ns/name
 	label string
+	// typed is a name taken as the user typed it, not one kdoctor has seen.
+	typed bool
 }
 
 // palette is the ":" command palette: fuzzy over namespaces, contexts and pods.
@@ -148,23 +155,114 @@ func (m Model) paletteKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case "down", "ctrl+n":
 		m.pal.cursor = min(max(0, len(m.pal.matches)-1), m.pal.cursor+1)
 		return m, nil
+	case "tab":
+		// Tab completes the highlighted suggestion, to edit or confirm.
+		if it, ok := m.pal.selected(); ok && it.label != "" {
+			m.pal.input.SetValue(it.verb + " " + paletteArg(it))
+			m.pal.input.CursorEnd()
+			m.pal.filter()
+		}
+		return m, nil
 	case "enter":
-		it, ok := m.pal.selected()
 		m.pal.input.Blur()
 		m.focus = focusTree
-		// "ns NAME" and "ctx NAME" typed in full win over fuzzy matches, so a
-		// namespace kdoctor has not seen yet can be chosen too.
-		if verb, arg, found := strings.Cut(strings.TrimSpace(m.pal.input.Value()), " "); found && (verb == "ns" || verb == "ctx") {
-			if arg = strings.TrimSpace(arg); arg != "" && (!ok || it.arg != arg || it.verb != verb) {
-				it, ok = paletteItem{verb: verb, arg: arg}, verb == "ns" || m.opts.Connect != nil
-			}
-		}
+		it, ok := m.pal.choice(m.opts.Connect != nil)
 		if !ok {
+			if typed := strings.TrimSpace(m.pal.input.Value()); typed != "" {
+				m.status = "nothing matches " + strconv.Quote(clean(typed)) + ": try ns NAME, ctx NAME or pod NAME"
+			}
 			return m, nil
+		}
+		if it.verb == "ns" && it.typed && it.arg != "" {
+			return m, m.checkNamespace(it.arg)
 		}
 		return m.runPalette(it)
 	}
 	return m, m.pal.update(msg)
+}
+
+// paletteArg is what the palette shows of an item's argument.
+func paletteArg(it paletteItem) string {
+	if it.verb == "ns" && it.arg == "" {
+		return "all"
+	}
+	return it.arg
+}
+
+// choice is what enter runs: the item whose name was typed exactly, else
+// the highlighted suggestion, else — with no suggestion at all — a
+// namespace or context name taken as typed. "ns all" and "ns -A" mean
+// every namespace.
+func (p *palette) choice(canConnect bool) (paletteItem, bool) {
+	verb, arg, _ := strings.Cut(strings.TrimSpace(p.input.Value()), " ")
+	arg = strings.TrimSpace(arg)
+	if verb == "ns" && (arg == "all" || arg == "-A" || arg == "--all-namespaces" || arg == "*") {
+		return paletteItem{verb: "ns"}, true
+	}
+	if arg != "" {
+		for _, it := range p.items {
+			if it.verb == verb && it.arg == arg {
+				return it, true
+			}
+		}
+	}
+	if it, ok := p.selected(); ok {
+		return it, true
+	}
+	if arg != "" && (verb == "ns" || (verb == "ctx" && canConnect)) {
+		return paletteItem{verb: verb, arg: arg, typed: true}, true
+	}
+	return paletteItem{}, false
+}
+
+// namespaceMsg answers whether a typed namespace exists.
+type namespaceMsg struct {
+	name string
+	err  error
+}
+
+// checkNamespace asks the API server whether a namespace typed in full
+// exists before switching to it: a typo must not leave the user in front of
+// an empty tree that looks like a healthy namespace.
+func (m *Model) checkNamespace(name string) tea.Cmd {
+	m.status = "looking up namespace " + name + "…"
+	client, parent := m.src.Client(), m.opts.Ctx
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(parent, 10*time.Second)
+		defer cancel()
+		return namespaceMsg{name: name, err: inspect.Exists(ctx, client, "namespace", "", name)}
+	}
+}
+
+func (m Model) namespaceChecked(msg namespaceMsg) (tea.Model, tea.Cmd) {
+	switch {
+	case msg.err == nil:
+		m.status = ""
+	case apierrors.IsNotFound(msg.err):
+		m.status = "namespace " + clean(msg.name) + " does not exist — still showing " + m.scopeName()
+		return m, nil
+	case apierrors.IsForbidden(msg.err):
+		// Not being allowed to read the Namespace object is not its absence:
+		// many users may list pods in a namespace they cannot GET.
+	default:
+		m.status = "could not check namespace " + clean(msg.name) + ": " + kube.Explain(msg.err) + " — still showing " + m.scopeName()
+		return m, nil
+	}
+	mm, cmd := m.runPalette(paletteItem{verb: "ns", arg: msg.name})
+	if apierrors.IsForbidden(msg.err) {
+		model := mm.(Model)
+		model.status = "switched to namespace " + clean(msg.name) + " — access is limited: you may not read the namespace itself, so whether it exists is unknown"
+		return model, cmd
+	}
+	return mm, cmd
+}
+
+// scopeName names the namespaces in scope.
+func (m Model) scopeName() string {
+	if len(m.scope.Namespaces) == 0 {
+		return "all namespaces"
+	}
+	return "namespace " + strings.Join(m.scope.Namespaces, ",")
 }
 
 func (m Model) runPalette(it paletteItem) (tea.Model, tea.Cmd) {
@@ -197,7 +295,11 @@ func (m Model) runPalette(it paletteItem) (tea.Model, tea.Cmd) {
 func (m *Model) resetView() {
 	m.tree = NewPodTree()
 	m.feed = NewEventFeed()
-	m.detail.kind = paneNone
+	if m.pane != nil {
+		m.pane.Close()
+		m.pane = nil
+	}
+	m.focus = focusTree
 	m.filter.SetValue("")
 	m.resources = nil
 	m.layout()
@@ -208,14 +310,14 @@ func (m *Model) switchSource(msg sourceMsg) tea.Cmd {
 		m.status = "cannot switch to " + msg.ctx + ": " + kube.Explain(msg.err)
 		return nil
 	}
-	m.closeLogs()
 	m.src = msg.src
-	m.actions = newActions(msg.src, m.opts.SessionLog)
+	m.env.src, m.env.actions = msg.src, newActions(msg.src, m.opts.SessionLog)
 	m.scope = kube.Scope{}
 	if ns := msg.src.Info().Namespace; ns != "" {
 		m.scope.Namespaces = []string{ns}
 	}
 	m.keys = DefaultKeyMap().forSource(msg.src.Info())
+	m.env.keys = m.keys
 	m.status = "switched to context " + msg.ctx
 	if info := msg.src.Info(); info.ReadOnly {
 		m.status += " — read-only"

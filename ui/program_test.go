@@ -13,6 +13,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kdoctor-dev/kdoctor/diag"
 	"github.com/kdoctor-dev/kdoctor/kube"
 	"github.com/kdoctor-dev/kdoctor/themes"
 )
@@ -29,6 +30,22 @@ type run struct {
 	last Model
 	done chan struct{}
 	out  bytes.Buffer
+	// view is the screen when the last until's condition held, drawn on
+	// the program's goroutine: panes are shared by the model's copies, so
+	// drawing a model later, from the test, could race with the program.
+	view string
+}
+
+// probeMsg asks, on the program's goroutine, whether cond holds now.
+type probeMsg struct {
+	cond  func(Model) bool
+	reply chan probeResult
+}
+
+type probeResult struct {
+	ok   bool
+	m    Model
+	view string
 }
 
 // readOnlyDemo is the demo seen through read-only eyes.
@@ -62,6 +79,14 @@ func startProgramWith(t *testing.T, opts Options, w, h int) *run {
 	m := New(opts)
 	r.p = tea.NewProgram(m, tea.WithInput(nil), tea.WithOutput(&lockedWriter{w: &r.out, mu: &r.mu}), tea.WithWindowSize(w, h),
 		tea.WithoutSignals(), tea.WithFilter(func(model tea.Model, msg tea.Msg) tea.Msg {
+			if pr, ok := msg.(probeMsg); ok {
+				// The filter runs between two Updates: the model is at rest.
+				mm, _ := model.(Model)
+				res := probeResult{m: mm, view: mm.View().Content}
+				res.ok = mm.width > 0 && pr.cond(mm)
+				pr.reply <- res
+				return nil
+			}
 			if mm, ok := model.(Model); ok {
 				r.mu.Lock()
 				r.last = mm
@@ -88,9 +113,6 @@ func startProgramWith(t *testing.T, opts Options, w, h int) *run {
 	return r
 }
 
-// nudgeMsg makes the filter see the current model; Update ignores it.
-type nudgeMsg struct{}
-
 type lockedWriter struct {
 	w  *bytes.Buffer
 	mu *sync.Mutex
@@ -102,26 +124,36 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// until waits for cond on the model; a clock message nudges the filter so
-// the latest model is seen even when nothing else happens.
+// until waits for cond on the model. The condition is checked, and the
+// screen drawn, on the program's goroutine between two messages.
 func (r *run) until(what string, cond func(Model) bool) Model {
 	r.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
+	view := ""
 	for time.Now().Before(deadline) {
-		r.mu.Lock()
-		m := r.last
-		r.mu.Unlock()
-		if m.width > 0 && cond(m) {
-			return m
+		reply := make(chan probeResult, 1)
+		r.p.Send(probeMsg{cond: cond, reply: reply})
+		select {
+		case res := <-reply:
+			view = res.view
+			if res.ok {
+				r.view = res.view
+				return res.m
+			}
+		case <-r.done:
+			r.t.Fatalf("the program ended while waiting for %s", what)
+		case <-time.After(time.Second):
 		}
-		r.p.Send(nudgeMsg{})
 		time.Sleep(20 * time.Millisecond)
 	}
-	r.mu.Lock()
-	view := ansi.Strip(r.last.View().Content)
-	r.mu.Unlock()
-	r.t.Fatalf("timed out waiting for %s; screen:\n%s", what, view)
+	r.t.Fatalf("timed out waiting for %s; screen:\n%s", what, ansi.Strip(view))
 	return Model{}
+}
+
+// checkGolden compares the screen of the last until with a golden file.
+func (r *run) checkGolden(name string) {
+	r.t.Helper()
+	checkGoldenText(r.t, name, r.view)
 }
 
 func (r *run) keys(keys ...string) {
@@ -155,7 +187,38 @@ func (r *run) waitLive() {
 	})
 }
 
+// screen draws a model: for models the test owns, or inside an until.
 func screen(m Model) string { return ansi.Strip(m.View().Content) }
+
+// paneKind is the kind of the pane in front, paneNone without one.
+func paneKindOf(m Model) paneKind {
+	if m.pane == nil {
+		return paneNone
+	}
+	return m.pane.Kind()
+}
+
+// diagnosisOf is the diagnosis the pane shows, nil while it walks.
+func diagnosisOf(m Model) *diag.Diagnosis {
+	if p, ok := m.pane.(*diagnosisPane); ok && !p.loading {
+		return p.d
+	}
+	return nil
+}
+
+// logsOf is the logs pane in front, nil without one.
+func logsOf(m Model) *logsPane {
+	p, _ := m.pane.(*logsPane)
+	return p
+}
+
+// plainOf is the text of the pane in front.
+func plainOf(m Model) string {
+	if m.pane == nil {
+		return ""
+	}
+	return m.pane.Plain()
+}
 
 // TestJourneyOnDemo walks the main journey of an incident on the demo:
 // find the OOMKilled pod, diagnose it, read its previous logs, copy the
@@ -175,29 +238,29 @@ func TestJourneyOnDemo(t *testing.T) {
 	pod := m.tree.Selected()
 
 	r.keys("enter")
-	m = r.until("a diagnosis", func(m Model) bool { return m.diag != nil })
-	if got := m.diag.RootCause.Rule; got != "crash.oom-killed" {
+	m = r.until("a diagnosis", func(m Model) bool { return diagnosisOf(m) != nil })
+	if got := diagnosisOf(m).RootCause.Rule; got != "crash.oom-killed" {
 		t.Fatalf("root cause %s, want crash.oom-killed", got)
 	}
 	if !strings.Contains(screen(m), "Root cause") || !strings.Contains(screen(m), "crash.oom-killed") {
 		t.Fatalf("diagnosis not on screen:\n%s", screen(m))
 	}
-	checkGolden(t, "journey-diagnosis-160x48", m)
+	r.checkGolden("journey-diagnosis-160x48")
 
-	r.keys("y")
+	r.keys("Y")
 	r.until("copied", func(m Model) bool { return strings.Contains(m.status, "copied the diagnosis") })
 
 	r.keys("p")
 	m = r.until("previous logs", func(m Model) bool {
-		return m.detail.kind == paneLogs && m.logs.ring != nil && strings.Contains(m.detail.plain, "OutOfMemoryError")
+		return logsOf(m) != nil && strings.Contains(plainOf(m), "OutOfMemoryError")
 	})
-	if !m.logs.opts.Previous {
+	if !logsOf(m).opts.Previous {
 		t.Fatal("p did not open the previous instance")
 	}
 
 	r.keys("esc", "c")
 	m = r.until("the cordon dialog", func(m Model) bool { return m.focus == focusDialog })
-	checkGolden(t, "journey-cordon-dialog-160x48", m)
+	r.checkGolden("journey-cordon-dialog-160x48")
 	r.keys("enter")
 	r.until("cordoned", func(m Model) bool { return strings.Contains(m.status, "cordoned") })
 	node, err := d.Client().CoreV1().Nodes().Get(context.Background(), pod.Node, metav1.GetOptions{})
@@ -229,7 +292,7 @@ func TestReadOnlyRefusesActions(t *testing.T) {
 	}
 	r.keys("c")
 	m = r.until("the cordon refusal", func(m Model) bool { return strings.Contains(m.status, "read-only mode: cordon ") })
-	checkGolden(t, "readonly-refusal-80x24", m)
+	r.checkGolden("readonly-refusal-80x24")
 	node, err := d.Client().CoreV1().Nodes().Get(context.Background(), nodeName, metav1.GetOptions{})
 	if err != nil || node.Spec.Unschedulable {
 		t.Fatalf("read-only mode changed node %s (err %v)", nodeName, err)
@@ -244,10 +307,10 @@ func TestDrainPlanDialogAndHelp(t *testing.T) {
 	r.typeText("ledger")
 	r.keys("enter", "G", "r")
 	m := r.until("the drain plan", func(m Model) bool { return m.focus == focusDialog && m.dlg.typed != "" })
-	checkGolden(t, "drain-plan-80x24", m)
+	r.checkGolden("drain-plan-80x24")
 	r.keys("esc", "?")
 	m = r.until("help", func(m Model) bool { return m.showHelp })
-	checkGolden(t, "help-80x24", m)
+	r.checkGolden("help-80x24")
 	for _, want := range []string{"diagnose", "describe", "previous logs", "shell", "cordon", "drain", "filter", "group by node"} {
 		if !strings.Contains(screen(m), want) {
 			t.Errorf("help lacks %q", want)
@@ -263,16 +326,16 @@ func TestLogsPaneOnDemo(t *testing.T) {
 	r.typeText("ledger")
 	r.keys("enter", "G", "l")
 	m := r.until("current logs", func(m Model) bool {
-		return m.detail.kind == paneLogs && strings.Contains(m.detail.plain, "Spring Boot")
+		return logsOf(m) != nil && strings.Contains(plainOf(m), "Spring Boot")
 	})
-	if m.logs.opts.Previous {
+	if logsOf(m).opts.Previous {
 		t.Fatal("l opened the previous instance")
 	}
 	r.keys("/")
 	r.typeText("snapshot")
 	r.keys("enter")
-	m = r.until("a search match", func(m Model) bool { return m.logs.match >= 0 })
-	checkGolden(t, "logs-search-80x24", m)
+	m = r.until("a search match", func(m Model) bool { return logsOf(m).search.count > 0 })
+	r.checkGolden("logs-search-80x24")
 }
 
 // TestFilterEnterLandsOnPod: after "/ledger" Enter the cursor is on the
@@ -295,6 +358,6 @@ func TestFilterEnterLandsOnPod(t *testing.T) {
 	}
 	r.keys("enter")
 	r.until("the ledger pod's diagnosis", func(m Model) bool {
-		return m.detail.kind == paneDiagnosis && strings.Contains(screen(m), "crash.oom-killed")
+		return paneKindOf(m) == paneDiagnosis && strings.Contains(screen(m), "crash.oom-killed")
 	})
 }

@@ -52,7 +52,7 @@ func TestSlowServerNeverFreezesTheUI(t *testing.T) {
 	r.keys("/")
 	r.typeText("ledger")
 	r.keys("enter", "G", "l")
-	r.until("the logs pane", func(m Model) bool { return m.detail.kind == paneLogs })
+	r.until("the logs pane", func(m Model) bool { return paneKindOf(m) == paneLogs })
 	start := time.Now()
 	r.keys("esc", "up")
 	m := r.until("the cursor to move", func(m Model) bool { return m.focus == focusTree && m.tree.cursor < len(m.tree.lines)-1 })
@@ -79,11 +79,11 @@ func TestNoLeaksAfterManySwitches(t *testing.T) {
 				return len(m.scope.Namespaces) == 1 && m.scope.Namespaces[0] == ns && m.state == kube.Live && m.tree.Len() > 0
 			})
 			r.keys("G", "l")
-			r.until("logs", func(m Model) bool { return m.detail.kind == paneLogs && m.logs.stream != nil })
+			r.until("logs", func(m Model) bool { return logsOf(m) != nil && logsOf(m).stream != nil })
 			r.keys("esc", "esc", "enter")
-			r.until("diagnosis", func(m Model) bool { return m.diag != nil && m.detail.kind == paneDiagnosis && !m.diagLoading })
+			r.until("diagnosis", func(m Model) bool { return diagnosisOf(m) != nil })
 			r.keys("esc", "esc")
-			r.until("panes closed", func(m Model) bool { return m.detail.kind == paneNone })
+			r.until("panes closed", func(m Model) bool { return paneKindOf(m) == paneNone })
 		}
 		r.p.Quit()
 		<-r.done

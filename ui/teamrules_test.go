@@ -51,7 +51,8 @@ func TestDiagnosisPaneUsesTeamRules(t *testing.T) {
 		Now: sc.Newest, Rules: rs})
 	next, _ := m.Update(tea.WindowSizeMsg{Width: 180, Height: 60})
 	m = next.(Model)
-	cmd := m.openDiagnosis(subject{}, kube.Target{Kind: "pod", Namespace: sc.Target.Namespace, Name: sc.Target.Name})
+	p, cmd := newDiagnosisPane(m.env, m.nextPane(), podSubject(sc.Target.Namespace, sc.Target.Name, "", ""))
+	m.openPane(p)
 	msg := findDiagnosis(t, cmd)
 	if msg.err != nil {
 		t.Fatal(msg.err)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
@@ -16,18 +17,24 @@ import (
 	"github.com/kdoctor-dev/kdoctor/themes"
 )
 
-// diagnosisMsg carries a finished diagnosis of the pane's subject.
+// diagnosisPane walks the decision tree for a pod or a workload and shows
+// the root cause, the findings and the walk. It walks again when its pod
+// changes, keeping the reader's place.
+type diagnosisPane struct {
+	frame
+	env     *paneEnv
+	id, req int
+	subj    subject
+	loading bool
+	d       *diag.Diagnosis // the diagnosis shown, for Y and w
+}
+
+// diagnosisMsg carries a finished diagnosis.
 type diagnosisMsg struct {
-	seq  int
+	reply
 	d    *diag.Diagnosis
 	err  error
 	took time.Duration
-}
-
-// writtenMsg reports a diagnosis written to a file.
-type writtenMsg struct {
-	path string
-	err  error
 }
 
 // stepTitles say what each step of the walk reads, for the progress view.
@@ -38,59 +45,121 @@ var stepTitles = []struct{ name, what string }{
 	{"node", "node conditions, taints and events"},
 }
 
-// openDiagnosis walks the decision tree for the selected pod (or workload).
-func (m *Model) openDiagnosis(s subject, t kube.Target) tea.Cmd {
-	m.seq++
-	m.detail.Open(paneDiagnosis, s, m.seq, "walking describe → events → logs --previous → node…")
-	m.focus = focusDetail
-	m.diagTarget = t
-	m.layout()
-	m.showDiagnosisProgress()
-	return m.runDiagnosis()
+func newDiagnosisPane(env *paneEnv, id int, s subject) (*diagnosisPane, tea.Cmd) {
+	p := &diagnosisPane{env: env, id: id, subj: s}
+	p.frame = newFrame(env, "Diagnosis · "+s.String())
+	p.restyle()
+	p.status = "walking describe → events → logs --previous → node…"
+	p.showProgress()
+	return p, p.walk()
 }
 
-// runDiagnosis gathers facts and diagnoses in a command: the UI loop never
-// waits on the API server.
-func (m *Model) runDiagnosis() tea.Cmd {
-	m.diagLoading = true
-	seq, src, t, parent := m.seq, m.src, m.diagTarget, m.opts.Ctx
-	now, rules := m.opts.Now, m.opts.Rules
+func (p *diagnosisPane) Kind() paneKind   { return paneDiagnosis }
+func (p *diagnosisPane) Subject() subject { return p.subj }
+func (p *diagnosisPane) Typing() bool     { return false }
+func (p *diagnosisPane) Plain() string    { return p.plain }
+func (p *diagnosisPane) Close()           {}
+func (p *diagnosisPane) SetSize(w, h int) {
+	p.setSize(w, h)
+	p.render()
+}
+func (p *diagnosisPane) View() string { return p.view("") }
+
+func (p *diagnosisPane) ShortHelp() []key.Binding  { return p.help().ShortHelp() }
+func (p *diagnosisPane) FullHelp() [][]key.Binding { return p.help().FullHelp() }
+func (p *diagnosisPane) help() paneKeys {
+	k := p.env.keys
+	return k.paneHelp(k.Copy, k.Write)
+}
+
+// walk gathers facts and diagnoses in a command: the UI loop never waits on
+// the API server.
+func (p *diagnosisPane) walk() tea.Cmd {
+	p.req++
+	p.loading = true
+	r, src, t, parent := reply{p.id, p.req}, p.env.src, p.subj.target(), p.env.ctx
+	now, rules := p.env.now, p.env.rules
 	return func() tea.Msg {
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(parent, 30*time.Second)
 		defer cancel()
 		facts, err := kube.Gather(ctx, src.Client(), t, kube.GatherOptions{Now: now(), Logs: src.PodLogs})
 		if err != nil {
-			return diagnosisMsg{seq: seq, err: err}
+			return diagnosisMsg{reply: r, err: err}
 		}
-		return diagnosisMsg{seq: seq, d: rules.Diagnose(&facts), took: time.Since(start)}
+		return diagnosisMsg{reply: r, d: rules.Diagnose(&facts), took: time.Since(start)}
 	}
 }
 
-func (m *Model) showDiagnosisProgress() {
-	st := m.styles
+func (p *diagnosisPane) Update(msg tea.Msg) (tea.Cmd, bool) {
+	switch msg := msg.(type) {
+	case diagnosisMsg:
+		if msg.reply != (reply{p.id, p.req}) {
+			return nil, msg.pane == p.id
+		}
+		p.loading = false
+		if msg.err != nil {
+			p.status = "diagnosis failed"
+			text := "Could not read the target: " + kube.Explain(msg.err)
+			p.setStyled(p.st.Error.Render(clean(text)), text)
+			return nil, true
+		}
+		p.d = cleanDiagnosis(msg.d)
+		p.status = fmt.Sprintf("diagnosed in %s · Y copy as markdown · w write to file", msg.took.Round(time.Millisecond))
+		p.render()
+		return nil, true
+	case batchMsg:
+		// The diagnosis follows its pod: a restart or a new status walks again.
+		if p.loading || !p.subj.isPod() {
+			return nil, false
+		}
+		for _, r := range msg.b.Pods {
+			if r.Namespace == p.subj.namespace && r.Name == p.subj.name {
+				p.status = "pod changed: walking again…"
+				return p.walk(), true
+			}
+		}
+	case restyleMsg:
+		p.restyle()
+		if p.d == nil {
+			p.showProgress()
+		}
+		p.render()
+		return nil, true
+	}
+	return nil, false
+}
+
+func (p *diagnosisPane) Key(msg tea.KeyPressMsg) (tea.Cmd, bool) {
+	k := p.env.keys
+	switch {
+	case key.Matches(msg, k.Copy):
+		return p.copy(), true
+	case key.Matches(msg, k.Write):
+		return p.write(), true
+	}
+	return nil, p.scroll(k, msg)
+}
+
+func (p *diagnosisPane) showProgress() {
+	st := p.st
 	var b strings.Builder
 	b.WriteString(st.Muted.Render("Walking the decision tree, as a senior engineer would by hand:") + "\n\n")
 	for i, s := range stepTitles {
 		fmt.Fprintf(&b, "  %s %d. %-8s %s\n", st.Health[kube.Pending].Render("…"), i+1, s.name, st.Muted.Render(s.what))
 	}
-	m.detail.SetContent(b.String(), "", false)
+	p.setStyled(b.String(), "")
 }
 
-func (m *Model) showDiagnosis(msg diagnosisMsg) {
-	m.diagLoading = false
-	if msg.err != nil {
-		m.detail.status = "diagnosis failed"
-		text := "Could not read the target: " + kube.Explain(msg.err)
-		m.detail.SetContent(m.styles.Error.Render(clean(text)), text, false)
+// render lays the diagnosis out again at the pane's width; a refresh must
+// not lose the reader's place.
+func (p *diagnosisPane) render() {
+	if p.d == nil {
 		return
 	}
-	d := cleanDiagnosis(msg.d)
-	m.diag = d
-	m.detail.status = fmt.Sprintf("diagnosed in %s · y copy as markdown · w write to file", msg.took.Round(time.Millisecond))
-	top := m.detail.vp.YOffset()
-	m.detail.SetContent(renderDiagnosis(m.styles, d, m.detail.vp.Width()), diag.Markdown(d), false)
-	m.detail.vp.SetYOffset(top) // a refresh must not lose the reader's place
+	top := p.vp.YOffset()
+	p.setStyled(renderDiagnosis(*p.st, p.d, p.vp.Width()), diag.Markdown(p.d))
+	p.vp.SetYOffset(top)
 }
 
 // cleanDiagnosis copies d with every API-derived string made safe for the
@@ -209,23 +278,23 @@ func renderDiagnosis(st themes.Styles, d *diag.Diagnosis, width int) string {
 	return b.String()
 }
 
-// copyDiagnosis puts the diagnosis on the clipboard as markdown through
-// OSC 52, which works over SSH too.
-func (m *Model) copyDiagnosis() tea.Cmd {
-	if m.detail.kind != paneDiagnosis || m.diag == nil {
-		return m.say("nothing to copy: open a diagnosis with enter first")
+// copy puts the diagnosis on the clipboard as markdown through OSC 52,
+// which works over SSH too.
+func (p *diagnosisPane) copy() tea.Cmd {
+	if p.d == nil {
+		return say("nothing to copy yet: the diagnosis is still walking")
 	}
-	m.status = "copied the diagnosis of " + m.detail.subject.String() + " as markdown (via the terminal clipboard, OSC 52)"
-	return tea.SetClipboard(diag.Markdown(m.diag))
+	return tea.Batch(tea.SetClipboard(diag.Markdown(p.d)),
+		say("copied the diagnosis of "+p.subj.String()+" as markdown (via the terminal clipboard, OSC 52)"))
 }
 
-// writeDiagnosis saves the diagnosis as a markdown file in the working
-// directory, never overwriting an existing one.
-func (m *Model) writeDiagnosis() tea.Cmd {
-	if m.detail.kind != paneDiagnosis || m.diag == nil {
-		return m.say("nothing to write: open a diagnosis with enter first")
+// write saves the diagnosis as a markdown file in the working directory,
+// never overwriting an existing one.
+func (p *diagnosisPane) write() tea.Cmd {
+	if p.d == nil {
+		return say("nothing to write yet: the diagnosis is still walking")
 	}
-	d, now := m.diag, m.opts.Now()
+	d, now := p.d, p.env.now()
 	return func() tea.Msg {
 		name := fmt.Sprintf("kdoctor-%s-%s-%s.md", d.Target.Namespace, d.Target.Name, now.Format("20060102-150405"))
 		name = strings.Map(func(r rune) rune {
@@ -236,13 +305,16 @@ func (m *Model) writeDiagnosis() tea.Cmd {
 		}, name)
 		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if err != nil {
-			return writtenMsg{err: err}
+			return statusMsg("could not write the diagnosis: " + err.Error())
 		}
 		_, err = f.WriteString(diag.Markdown(d))
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
+		if err != nil {
+			return statusMsg("could not write the diagnosis: " + err.Error())
+		}
 		abs, _ := filepath.Abs(name)
-		return writtenMsg{path: abs, err: err}
+		return statusMsg("diagnosis written to " + abs)
 	}
 }
