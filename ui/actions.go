@@ -11,6 +11,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
+	kubeaction "github.com/kdoctor-dev/kdoctor/kube/action"
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 )
 
 // action names a one-key action that needs permission.
@@ -31,23 +33,23 @@ type (
 		acc kube.Access
 	}
 	nodeResultMsg struct {
-		res kube.NodeResult
+		res kubeaction.NodeResult
 		err error
 		act action
 	}
 	drainPlanMsg struct {
-		plan *kube.DrainPlan
+		plan *kubeaction.DrainPlan
 		err  error
 	}
 	drainEventMsg struct {
 		seq      int
-		progress *kube.DrainProgress
-		summary  *kube.DrainSummary
+		progress *kubeaction.DrainProgress
+		summary  *kubeaction.DrainSummary
 		err      error
 	}
 	execDoneMsg struct {
 		s   subject
-		res kube.ExecResult
+		res kubeaction.ExecResult
 		err error
 	}
 )
@@ -123,7 +125,7 @@ func (m *Model) accessAnswered(msg accessMsg) tea.Cmd {
 		return func() tea.Msg {
 			ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
-			plan, err := acts.PlanDrain(ctx, node, kube.DrainOptions{})
+			plan, err := acts.PlanDrain(ctx, node, kubeaction.DrainOptions{})
 			return drainPlanMsg{plan: plan, err: err}
 		}
 	}
@@ -141,7 +143,7 @@ func (m *Model) nodeAction(act action, node string) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		var res kube.NodeResult
+		var res kubeaction.NodeResult
 		var err error
 		if act == actCordon {
 			res, err = acts.Cordon(ctx, node)
@@ -155,14 +157,14 @@ func (m *Model) nodeAction(act action, node string) tea.Cmd {
 // drainPlanned shows the plan and asks for the node name before anything
 // is evicted.
 func (m *Model) drainPlanned(msg drainPlanMsg) {
-	var blocked *kube.DrainBlockedError
+	var blocked *kubeaction.DrainBlockedError
 	if msg.err != nil && (msg.plan == nil || !errors.As(msg.err, &blocked)) {
 		m.status = "cannot plan the drain: " + kube.Explain(msg.err)
 		return
 	}
 	p := msg.plan
 	body := []string{fmt.Sprintf("Draining %s cordons it, then evicts its pods (PodDisruptionBudgets honoured, timeout %s):", p.Node, drainTimeout)}
-	list := func(title string, pods []kube.DrainPod) {
+	list := func(title string, pods []kubeaction.DrainPod) {
 		if len(pods) == 0 {
 			return
 		}
@@ -206,7 +208,7 @@ func (m *Model) drainPlanned(msg drainPlanMsg) {
 
 // startDrain runs the drain in the background; its progress arrives as
 // messages through a channel read by one command at a time.
-func (m *Model) startDrain(p *kube.DrainPlan) tea.Cmd {
+func (m *Model) startDrain(p *kubeaction.DrainPlan) tea.Cmd {
 	m.seq++
 	m.detail.Open(paneDrain, subject{node: p.Node}, m.seq, "draining… esc cancels")
 	m.focus = focusDetail
@@ -227,7 +229,7 @@ func (m *Model) startDrain(p *kube.DrainPlan) tea.Cmd {
 	go func() {
 		defer cancel()
 		defer close(ch)
-		sum, err := acts.Drain(ctx, p, kube.DrainOptions{Timeout: drainTimeout}, func(pr kube.DrainProgress) {
+		sum, err := acts.Drain(ctx, p, kubeaction.DrainOptions{Timeout: drainTimeout}, func(pr kubeaction.DrainProgress) {
 			send(drainEventMsg{seq: seq, progress: &pr})
 		})
 		send(drainEventMsg{seq: seq, summary: &sum, err: err})
@@ -249,18 +251,18 @@ func waitDrain(ch <-chan drainEventMsg) tea.Cmd {
 func (m *Model) drainEvent(msg drainEventMsg) tea.Cmd {
 	st := m.styles
 	switch {
-	case msg.progress != nil && msg.progress.Step == kube.DrainFinished:
+	case msg.progress != nil && msg.progress.Step == kubeaction.DrainFinished:
 		// The summary that follows says it all.
 	case msg.progress != nil:
 		pr := msg.progress
 		line := clean(pr.Message)
 		switch pr.Step {
-		case kube.DrainRetrying:
-			line = st.Health[kube.Warning].Render("↻ " + line)
-		case kube.DrainPodFailed:
+		case kubeaction.DrainRetrying:
+			line = st.Health[live.Warning].Render("↻ " + line)
+		case kubeaction.DrainPodFailed:
 			line = st.Error.Render("✖ " + line)
-		case kube.DrainEvicted, kube.DrainDeleted, kube.DrainCordoned:
-			line = st.Health[kube.Healthy].Render("✔ " + line)
+		case kubeaction.DrainEvicted, kubeaction.DrainDeleted, kubeaction.DrainCordoned:
+			line = st.Health[live.Healthy].Render("✔ " + line)
 		default:
 			line = st.App.Render("· " + line)
 		}
@@ -312,7 +314,7 @@ func (m *Model) startShell(s subject) tea.Cmd {
 
 func (m *Model) execDone(msg execDoneMsg) {
 	switch {
-	case errors.Is(msg.err, kube.ErrNoShell):
+	case errors.Is(msg.err, kubeaction.ErrNoShell):
 		m.status = clean(msg.err.Error())
 	case msg.err != nil:
 		m.status = "shell in " + msg.s.String() + " failed: " + kube.Explain(msg.err)

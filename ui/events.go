@@ -9,7 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 	"github.com/kdoctor-dev/kdoctor/themes"
 )
 
@@ -20,23 +20,23 @@ const maxEvents = 5000
 // EventFeed holds the scope's Warning events and groups them by object and
 // reason, newest first, the way an incident channel wants to read them.
 type EventFeed struct {
-	events map[types.UID]kube.EventRow
+	events map[types.UID]live.EventRow
 }
 
 // NewEventFeed returns an empty feed.
-func NewEventFeed() EventFeed { return EventFeed{events: map[types.UID]kube.EventRow{}} }
+func NewEventFeed() EventFeed { return EventFeed{events: map[types.UID]live.EventRow{}} }
 
 // Apply merges new or updated events.
-func (f *EventFeed) Apply(evs []kube.EventRow) {
+func (f *EventFeed) Apply(evs []live.EventRow) {
 	for _, e := range evs {
 		f.events[e.UID] = e
 	}
 	if len(f.events) > maxEvents {
-		all := make([]kube.EventRow, 0, len(f.events))
+		all := make([]live.EventRow, 0, len(f.events))
 		for _, e := range f.events {
 			all = append(all, e)
 		}
-		slices.SortFunc(all, func(a, b kube.EventRow) int { return a.Last.Compare(b.Last) })
+		slices.SortFunc(all, func(a, b live.EventRow) int { return a.Last.Compare(b.Last) })
 		for _, e := range all[:len(all)-maxEvents] {
 			delete(f.events, e.UID)
 		}
@@ -52,7 +52,7 @@ type eventGroup struct {
 
 // Groups returns the grouped events, newest first; with ns and name set,
 // only those about that object (and, for a pod, its node).
-func (f *EventFeed) Groups(filter func(kube.EventRow) bool) []eventGroup {
+func (f *EventFeed) Groups(filter func(live.EventRow) bool) []eventGroup {
 	byKey := map[string]*eventGroup{}
 	for _, e := range f.events {
 		if filter != nil && !filter(e) {
@@ -100,7 +100,7 @@ func renderEvents(st themes.Styles, groups []eventGroup, now time.Time) (styled,
 		head := fmt.Sprintf("%s ×%d  %s/%s %s", g.reason, g.count, strings.ToLower(g.kind), g.name, g.namespace)
 		when := fmt.Sprintf("last %s ago, first %s ago", age(now, g.last), age(now, g.first))
 		msg := clean(g.message)
-		s.WriteString(st.Health[kube.Warning].Render(clean(head)) + "  " + st.Muted.Render(when) + "\n  " + st.App.Render(msg) + "\n")
+		s.WriteString(st.Health[live.Warning].Render(clean(head)) + "  " + st.Muted.Render(when) + "\n  " + st.App.Render(msg) + "\n")
 		p.WriteString(clean(head) + "  " + when + "\n  " + msg + "\n")
 	}
 	return s.String(), p.String()

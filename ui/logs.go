@@ -13,14 +13,16 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
+	kubeaction "github.com/kdoctor-dev/kdoctor/kube/action"
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 )
 
 // logView is the state of the logs pane: one stream at a time, its lines in
 // a bounded ring so memory stays flat however long a follow runs.
 type logView struct {
-	stream     *kube.LogStream
-	ring       *kube.LogRing
-	opts       kube.LogOptions
+	stream     *kubeaction.LogStream
+	ring       *kubeaction.LogRing
+	opts       kubeaction.LogOptions
 	containers []string
 	ends       []string
 	skipped    int64
@@ -41,12 +43,12 @@ func newLogView() logView {
 type (
 	logStreamMsg struct {
 		seq    int
-		stream *kube.LogStream
+		stream *kubeaction.LogStream
 		err    error
 	}
 	logChunkMsg struct {
 		seq   int
-		chunk kube.LogChunk
+		chunk kubeaction.LogChunk
 		err   error
 	}
 )
@@ -70,11 +72,11 @@ func (m *Model) openLogs(s subject, previous bool) tea.Cmd {
 			m.logs.containers = append(m.logs.containers, c.Name)
 		}
 	}
-	m.logs.opts = kube.LogOptions{
+	m.logs.opts = kubeaction.LogOptions{
 		Container: s.container, Previous: previous, Follow: !previous && !m.logs.noFollow,
 		TailLines: m.opts.LogTail, Timestamps: m.logs.timestamps, BufferLines: m.opts.LogBuffer,
 	}
-	m.logs.ring = kube.NewLogRing(m.opts.LogBuffer, 0)
+	m.logs.ring = kubeaction.NewLogRing(m.opts.LogBuffer, 0)
 	m.logs.ends, m.logs.skipped, m.logs.match = nil, 0, -1
 	m.renderLogs()
 	seq, acts, opts, parent := m.seq, m.actions, m.logs.opts, m.opts.Ctx
@@ -93,7 +95,7 @@ func (m *Model) closeLogs() {
 	}
 }
 
-func nextChunk(seq int, st *kube.LogStream) tea.Cmd {
+func nextChunk(seq int, st *kubeaction.LogStream) tea.Cmd {
 	return func() tea.Msg {
 		c, err := st.Next(context.Background())
 		return logChunkMsg{seq: seq, chunk: c, err: err}
@@ -136,7 +138,7 @@ func (m *Model) logChunk(msg logChunkMsg) tea.Cmd {
 	m.logs.ring.AppendAll(c.Lines)
 	m.logs.skipped += c.Skipped
 	for _, e := range c.Ended {
-		if e.Status != kube.LogComplete && e.Status != kube.LogStopped {
+		if e.Status != kubeaction.LogComplete && e.Status != kubeaction.LogStopped {
 			m.logs.ends = append(m.logs.ends, e.Message)
 		}
 	}
@@ -179,7 +181,7 @@ func (m *Model) renderLogs() {
 		styled.WriteString(text + "\n")
 	}
 	for _, e := range lv.ends {
-		styled.WriteString(st.Health[kube.Warning].Render("▲ "+clean(e)) + "\n")
+		styled.WriteString(st.Health[live.Warning].Render("▲ "+clean(e)) + "\n")
 	}
 	if len(lines) == 0 && len(lv.ends) == 0 {
 		styled.WriteString(st.Muted.Render("(no lines yet)") + "\n")

@@ -10,6 +10,7 @@ import (
 	"github.com/sahilm/fuzzy"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 	"github.com/kdoctor-dev/kdoctor/themes"
 )
 
@@ -170,7 +171,7 @@ func (m Model) paletteKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 func (m Model) runPalette(it paletteItem) (tea.Model, tea.Cmd) {
 	switch it.verb {
 	case "ns":
-		m.scope = kube.Scope{}
+		m.scope = live.Scope{}
 		if it.arg != "" {
 			m.scope.Namespaces = []string{it.arg}
 		}
@@ -211,7 +212,7 @@ func (m *Model) switchSource(msg sourceMsg) tea.Cmd {
 	m.closeLogs()
 	m.src = msg.src
 	m.actions = newActions(msg.src, m.opts.SessionLog)
-	m.scope = kube.Scope{}
+	m.scope = live.Scope{}
 	if ns := msg.src.Info().Namespace; ns != "" {
 		m.scope.Namespaces = []string{ns}
 	}
