@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/kdoctor-dev/kdoctor/diag"
-	kubefacts "github.com/kdoctor-dev/kdoctor/kube/facts"
+	"github.com/kdoctor-dev/kdoctor/kube/facts"
 )
 
 // TestJobsOffline loads the Job and CronJob fixtures as one dump, the way
@@ -20,7 +20,7 @@ func TestJobsOffline(t *testing.T) {
 	for _, name := range append(slices.Clone(jobFixtures), "cronjob-missed-schedule", "job-deadline-exceeded") {
 		dirs = append(dirs, filepath.Join("..", "..", "testdata", "rules", name))
 	}
-	res, err := kubefacts.LoadDump(dirs, nil)
+	res, err := facts.LoadDump(dirs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,25 +31,25 @@ func TestJobsOffline(t *testing.T) {
 	if set.Get("CronJob", "reporting", "nightly-report") == nil || set.Get("Job", "reporting", "nightly-report-29919000") == nil {
 		t.Fatal("the dump's CronJob or Job was not loaded")
 	}
-	now := kubefacts.NewestTimestamp(set.Objects())
+	now := facts.NewestTimestamp(set.Objects())
 
-	facts, err := kubefacts.BuildFacts(set, diag.Target{Kind: "cronjob", Namespace: "reporting", Name: "nightly-report"}, now)
+	f, err := facts.BuildFacts(set, diag.Target{Kind: "cronjob", Namespace: "reporting", Name: "nightly-report"}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(facts.Children) == 0 || facts.Children[0].Name != "nightly-report-29919000" {
-		t.Errorf("examined job %v, want the most recent failed one, nightly-report-29919000", facts.Children)
+	if len(f.Children) == 0 || f.Children[0].Name != "nightly-report-29919000" {
+		t.Errorf("examined job %v, want the most recent failed one, nightly-report-29919000", f.Children)
 	}
-	if facts.Pod == nil || facts.Pod.Name != "nightly-report-29919000-t6mnb" {
-		t.Errorf("examined pod %v, want nightly-report-29919000-t6mnb (the newest failed pod of that Job)", facts.Pod)
+	if f.Pod == nil || f.Pod.Name != "nightly-report-29919000-t6mnb" {
+		t.Errorf("examined pod %v, want nightly-report-29919000-t6mnb (the newest failed pod of that Job)", f.Pod)
 	}
-	d := diag.Diagnose(&facts)
+	d := diag.Diagnose(&f)
 	if d.RootCause.Rule != "job.backoff-limit-exceeded" || !strings.Contains(d.RootCause.Summary, "nightly-report-29919000-t6mnb") {
 		t.Errorf("root cause %s: %s", d.RootCause.Rule, d.RootCause.Summary)
 	}
 
 	var got []string
-	for _, tg := range kubefacts.UnhealthyTargetsAt(set, "", now) {
+	for _, tg := range facts.UnhealthyTargetsAt(set, "", now) {
 		got = append(got, tg.Path())
 	}
 	want := []string{

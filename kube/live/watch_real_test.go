@@ -10,7 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kdoctor-dev/kdoctor/kube/kubetest"
-	kubelive "github.com/kdoctor-dev/kdoctor/kube/live"
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 )
 
 // TestWatchAgainstRealAPIServer: a status change made on the server reaches
@@ -23,9 +23,9 @@ func TestWatchAgainstRealAPIServer(t *testing.T) {
 	// What runs before the first watch (the harness, its kubelet) is not ours.
 	before := goleak.IgnoreCurrent()
 
-	collect := func(w *kubelive.Watcher, until func(map[types.UID]kubelive.PodRow, kubelive.Batch) bool) map[types.UID]kubelive.PodRow {
+	collect := func(w *live.Watcher, until func(map[types.UID]live.PodRow, live.Batch) bool) map[types.UID]live.PodRow {
 		t.Helper()
-		rows := map[types.UID]kubelive.PodRow{}
+		rows := map[types.UID]live.PodRow{}
 		deadline := time.After(20 * time.Second)
 		for {
 			select {
@@ -49,13 +49,13 @@ func TestWatchAgainstRealAPIServer(t *testing.T) {
 	}
 
 	wctx, stop := context.WithCancel(ctx)
-	w := kubelive.Watch(wctx, client, kubelive.Scope{Namespaces: []string{"payments"}}, kubelive.AllResources)
-	live := false
-	rows := collect(w, func(rows map[types.UID]kubelive.PodRow, b kubelive.Batch) bool {
-		live = live || b.State == kubelive.Live
-		return live && len(rows) > 0
+	w := live.Watch(wctx, client, live.Scope{Namespaces: []string{"payments"}}, live.AllResources)
+	isLive := false
+	rows := collect(w, func(rows map[types.UID]live.PodRow, b live.Batch) bool {
+		isLive = isLive || b.State == live.Live
+		return isLive && len(rows) > 0
 	})
-	var ledger kubelive.PodRow
+	var ledger live.PodRow
 	for _, r := range rows {
 		if r.Namespace != "payments" {
 			t.Fatalf("pod %s/%s outside the scope", r.Namespace, r.Name)
@@ -72,7 +72,7 @@ func TestWatchAgainstRealAPIServer(t *testing.T) {
 	if _, err := client.CoreV1().Pods("payments").UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	collect(w, func(rows map[types.UID]kubelive.PodRow, _ kubelive.Batch) bool {
+	collect(w, func(rows map[types.UID]live.PodRow, _ live.Batch) bool {
 		return rows[ledger.UID].Restarts == 4242
 	})
 	t.Logf("status change reached the batch channel in %s", time.Since(start).Round(time.Millisecond))
@@ -81,11 +81,11 @@ func TestWatchAgainstRealAPIServer(t *testing.T) {
 	stop()
 	<-w.Done()
 	wctx, stop = context.WithCancel(ctx)
-	w = kubelive.Watch(wctx, client, kubelive.Scope{Namespaces: []string{"shop", "inventory"}}, kubelive.AllResources)
-	var workloads []kubelive.WorkloadRow
-	rows = collect(w, func(rows map[types.UID]kubelive.PodRow, b kubelive.Batch) bool {
+	w = live.Watch(wctx, client, live.Scope{Namespaces: []string{"shop", "inventory"}}, live.AllResources)
+	var workloads []live.WorkloadRow
+	rows = collect(w, func(rows map[types.UID]live.PodRow, b live.Batch) bool {
 		workloads = append(workloads, b.Workloads...)
-		return b.State == kubelive.Live && len(rows) > 0 && len(workloads) > 0
+		return b.State == live.Live && len(rows) > 0 && len(workloads) > 0
 	})
 	for _, r := range rows {
 		if r.Namespace != "shop" {
