@@ -109,4 +109,5 @@ func HeapInUse() uint64 {
 	return m.HeapAlloc
 }
 
+// MiB formats a byte count in MiB, for test logs.
 func MiB(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
