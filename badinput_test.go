@@ -15,7 +15,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kdoctor-dev/kdoctor/diag"
-	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/facts"
 	"github.com/kdoctor-dev/kdoctor/kube/kubetest"
 	"github.com/kdoctor-dev/kdoctor/themes"
 )
@@ -218,7 +218,7 @@ current-context: ctx
 			"scenario-bad-target":  `README.md: target "pod/web": want kind/namespace/name`,
 			"scenario-bad-logs":    "log file shop/app.log",
 		} {
-			_, err := kube.LoadScenario(p(name))
+			_, err := facts.LoadScenario(p(name))
 			if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
 				t.Errorf("%s: %v, want one line with %q", name, err, want)
 			}

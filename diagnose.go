@@ -16,6 +16,7 @@ import (
 
 	"github.com/kdoctor-dev/kdoctor/diag"
 	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/facts"
 )
 
 func init() { extraCommands = append(extraCommands, newDiagnoseCmd) }
@@ -77,7 +78,7 @@ func parseTarget(args []string) (kind, name string, err error) {
 			kind, name = "pod", args[0]
 		}
 	}
-	k, ok := kube.NormalizeKind(kind)
+	k, ok := facts.NormalizeKind(kind)
 	if !ok {
 		return "", "", usagef("cannot diagnose resource type %q: use pod, deployment, replicaset, statefulset, daemonset, job or cronjob", kind)
 	}
@@ -125,7 +126,7 @@ func runDiagnose(ctx context.Context, a *app, o *diagnoseOptions, args []string,
 }
 
 func diagnoseOffline(a *app, o *diagnoseOptions, stdin io.Reader, kind, name, namespace string, now time.Time) ([]*diag.Diagnosis, error) {
-	dump, err := kube.LoadDump(o.fromFiles, stdin)
+	dump, err := facts.LoadDump(o.fromFiles, stdin)
 	if err != nil {
 		return nil, err
 	}
@@ -137,28 +138,28 @@ func diagnoseOffline(a *app, o *diagnoseOptions, stdin io.Reader, kind, name, na
 		return nil, fmt.Errorf("no Kubernetes objects in %s", strings.Join(o.fromFiles, ", "))
 	}
 	if now.IsZero() {
-		now = kube.NewestTimestamp(set.Objects())
+		now = facts.NewestTimestamp(set.Objects())
 	}
 	if now.IsZero() {
 		now = time.Now()
 	}
-	var targets []kube.Target
+	var targets []diag.Target
 	if name != "" {
-		t := kube.Target{Kind: kind, Namespace: namespace, Name: name}
+		t := diag.Target{Kind: kind, Namespace: namespace, Name: name}
 		if t.Namespace == "" {
 			t.Namespace = namespaceOf(set, kind, name)
 		}
-		targets = []kube.Target{t}
+		targets = []diag.Target{t}
 	} else {
 		scope := namespace
 		if a.allNamespaces {
 			scope = ""
 		}
-		targets = kube.UnhealthyTargetsAt(set, scope, now)
+		targets = facts.UnhealthyTargetsAt(set, scope, now)
 	}
 	var ds []*diag.Diagnosis
 	for _, t := range targets {
-		facts, err := kube.BuildFacts(set, t, now)
+		facts, err := facts.BuildFacts(set, t, now)
 		if err != nil {
 			return nil, fmt.Errorf("%w in the dump", err)
 		}
@@ -170,9 +171,9 @@ func diagnoseOffline(a *app, o *diagnoseOptions, stdin io.Reader, kind, name, na
 // namespaceOf picks the namespace of an offline target given without -n:
 // the only namespace holding an object of that name, else "default", as
 // kubectl would.
-func namespaceOf(set *kube.ObjectSet, kind, name string) string {
+func namespaceOf(set *facts.ObjectSet, kind, name string) string {
 	found := ""
-	for _, o := range set.List(kube.APIKind(kind), "") {
+	for _, o := range set.List(facts.APIKind(kind), "") {
 		if o.GetName() == name {
 			if found != "" && found != o.GetNamespace() {
 				return "default"
@@ -199,9 +200,9 @@ func diagnoseLive(ctx context.Context, a *app, kind, name, namespace string, now
 		namespace = cluster.Namespace
 	}
 	client := cluster.Client()
-	opts := kube.GatherOptions{Now: now}
+	opts := facts.GatherOptions{Now: now}
 	if name != "" {
-		facts, err := kube.Gather(ctx, client, kube.Target{Kind: kind, Namespace: namespace, Name: name}, opts)
+		facts, err := facts.Gather(ctx, client, diag.Target{Kind: kind, Namespace: namespace, Name: name}, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -211,7 +212,7 @@ func diagnoseLive(ctx context.Context, a *app, kind, name, namespace string, now
 	if a.allNamespaces {
 		scope = ""
 	}
-	targets, err := kube.ListUnhealthy(ctx, client, scope)
+	targets, err := facts.ListUnhealthy(ctx, client, scope)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +226,7 @@ func diagnoseLive(ctx context.Context, a *app, kind, name, namespace string, now
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			facts, err := kube.Gather(ctx, client, t, opts)
+			facts, err := facts.Gather(ctx, client, t, opts)
 			if err != nil {
 				errs[i] = err
 				return
@@ -243,7 +244,7 @@ func diagnoseLive(ctx context.Context, a *app, kind, name, namespace string, now
 			return nil, ctx.Err()
 		default:
 			// A pod deleted between the listing and the gather is no error.
-			fmt.Fprintf(a.stderr, "kdoctor: warning: %s: %s\n", targets[i], kube.Explain(errs[i]))
+			fmt.Fprintf(a.stderr, "kdoctor: warning: %s: %s\n", targets[i].Path(), kube.Explain(errs[i]))
 		}
 	}
 	return out, nil

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/kdoctor-dev/kdoctor/diag"
-	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/facts"
 	"github.com/kdoctor-dev/kdoctor/kube/kubetest"
 )
 
@@ -31,7 +31,7 @@ func TestDiagnoseCronJobLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"cronjob-job-failed", "cronjob-concurrency-blocked"} {
-		sc, err := kube.LoadScenario(filepath.Join(root, "testdata", "rules", name))
+		sc, err := facts.LoadScenario(filepath.Join(root, "testdata", "rules", name))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,15 +9,15 @@ import (
 	"testing"
 
 	"github.com/kdoctor-dev/kdoctor/diag"
-	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/facts"
 )
 
 // scenarioDirs lists every story and rule fixture directory.
-func scenarioDirs(t testing.TB) []*kube.Scenario {
+func scenarioDirs(t testing.TB) []*facts.Scenario {
 	t.Helper()
-	var out []*kube.Scenario
+	var out []*facts.Scenario
 	for _, root := range []string{"testdata/scenarios", "testdata/rules"} {
-		scs, err := kube.LoadScenarios(root)
+		scs, err := facts.LoadScenarios(root)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -29,7 +29,7 @@ func scenarioDirs(t testing.TB) []*kube.Scenario {
 	return out
 }
 
-func targetArg(t kube.Target) string { return t.Kind + "/" + t.Name }
+func targetArg(t diag.Target) string { return t.Kind + "/" + t.Name }
 
 // TestDiagnoseOfflineScenarios runs the command on every fixture directory
 // and checks the JSON names the README's root cause and its other rules.
@@ -53,7 +53,7 @@ func TestDiagnoseOfflineScenarios(t *testing.T) {
 				}
 			}
 			if d.Target.Kind != sc.Target.Kind || d.Target.Name != sc.Target.Name || d.Target.Namespace != sc.Target.Namespace {
-				t.Errorf("target %+v, want %+v", d.Target, sc.Target)
+				t.Errorf("target %+v, want %+v", d.Target, sc.Target.Path())
 			}
 		})
 	}
@@ -64,7 +64,7 @@ func TestDiagnoseOfflineScenarios(t *testing.T) {
 func TestDiagnoseOfflineMatchesGolden(t *testing.T) {
 	for _, name := range []string{"oom-killed", "crashloop-exit-1", "healthy"} {
 		dir := filepath.Join("testdata/scenarios", name)
-		sc, err := kube.LoadScenario(dir)
+		sc, err := facts.LoadScenario(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -207,7 +207,7 @@ func TestDiagnoseAllUnhealthy(t *testing.T) {
 // dump --output-directory: per-namespace typed lists without item kinds,
 // and NS/POD/logs.txt.
 func TestDiagnoseClusterInfoDump(t *testing.T) {
-	sc, err := kube.LoadScenario("testdata/scenarios/crashloop-exit-1")
+	sc, err := facts.LoadScenario("testdata/scenarios/crashloop-exit-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,14 +254,14 @@ func runWithStdin(args []string, stdin *bytes.Reader, stdout, stderr *bytes.Buff
 
 // writeClusterInfoDump lays a scenario out as kubectl cluster-info dump
 // --output-directory does: typed lists whose items carry no kind.
-func writeClusterInfoDump(t *testing.T, sc *kube.Scenario) string {
+func writeClusterInfoDump(t *testing.T, sc *facts.Scenario) string {
 	t.Helper()
 	dir := t.TempDir()
 	files := map[string]string{"Pod": "pods", "Event": "events", "Service": "services", "Deployment": "deployments",
 		"ReplicaSet": "replicasets", "DaemonSet": "daemonsets"}
 	lists := map[string][]any{}
 	for _, o := range sc.Objects {
-		kind := kube.KindOf(o)
+		kind := facts.KindOf(o)
 		var path string
 		switch {
 		case kind == "Node":

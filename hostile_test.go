@@ -16,7 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kdoctor-dev/kdoctor/diag"
-	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/facts"
 	"github.com/kdoctor-dev/kdoctor/kube/kubetest"
 )
 
@@ -185,7 +185,7 @@ func TestHostileDataAgainstRealAPIServer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	srv.Kubelet().LoadLogs(map[kube.LogKey][]byte{
+	srv.Kubelet().LoadLogs(map[facts.LogKey][]byte{
 		{Namespace: ns, Pod: "evil", Container: "app", Previous: true}: []byte(hostileLog),
 	})
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")

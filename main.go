@@ -17,6 +17,7 @@ import (
 
 	"github.com/kdoctor-dev/kdoctor/diag"
 	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/demo"
 )
 
 // Exit codes, as documented in README.
@@ -73,9 +74,9 @@ func (a *app) readOnlyDemo() (bool, error) {
 	if a.readOnly {
 		return true, nil
 	}
-	ro, why := a.cfg.readOnlyFor(kube.DemoContext, kube.DemoServer)
+	ro, why := a.cfg.readOnlyFor(demo.DemoContext, demo.DemoServer)
 	if ro {
-		return true, a.checkWeakened(kube.DemoContext, why)
+		return true, a.checkWeakened(demo.DemoContext, why)
 	}
 	return false, nil
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/kdoctor-dev/kdoctor/diag"
-	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/facts"
 	"github.com/kdoctor-dev/kdoctor/kube/kubetest"
 )
 
@@ -70,7 +70,7 @@ func TestRulesCommand(t *testing.T) {
 // default file in $XDG_CONFIG_HOME, names the team's cause; a broken file
 // is one error line with the file, line and field and exit code 2.
 func TestTeamRulesOffline(t *testing.T) {
-	sc, err := kube.LoadScenario(teamStory)
+	sc, err := facts.LoadScenario(teamStory)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestTeamRulesOffline(t *testing.T) {
 // target-less form.
 func TestTeamRulesAgainstRealAPIServer(t *testing.T) {
 	srv, _ := kubetest.StartForTest(t, kubetest.Options{})
-	sc, err := kube.LoadScenario(teamStory)
+	sc, err := facts.LoadScenario(teamStory)
 	if err != nil {
 		t.Fatal(err)
 	}

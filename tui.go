@@ -20,6 +20,9 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/action"
+	"github.com/kdoctor-dev/kdoctor/kube/demo"
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 	"github.com/kdoctor-dev/kdoctor/themes"
 	"github.com/kdoctor-dev/kdoctor/ui"
 )
@@ -68,7 +71,7 @@ func runTUI(ctx context.Context, a *app) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if d, ok := src.(*kube.Demo); ok {
+	if d, ok := src.(*demo.Demo); ok {
 		go d.Run(ctx, 2*time.Second)
 	}
 	opts := ui.Options{Ctx: ctx, Source: src, Scope: scope, Styles: styles, ThemeFixed: fixed,
@@ -76,7 +79,7 @@ func runTUI(ctx context.Context, a *app) error {
 	if !a.demo {
 		// Changes made from the TUI go to the session log, so the incident
 		// timeline can be rebuilt; the demo changes nothing real.
-		log, err := kube.OpenSessionLog("")
+		log, err := action.OpenSessionLog("")
 		if err != nil {
 			return fmt.Errorf("session log: %w", err)
 		}
@@ -156,25 +159,25 @@ func resolveTheme(name string) (themes.Styles, bool, error) {
 // openSource picks the demo or the kubeconfig cluster and checks, before the
 // screen changes, that the scope can be listed: an unreachable server or a
 // forbidden namespace is then one clear line instead of an empty tree.
-func openSource(ctx context.Context, a *app) (kube.Source, kube.Scope, error) {
+func openSource(ctx context.Context, a *app) (kube.Source, live.Scope, error) {
 	if a.demo {
 		d, scope, err := a.openDemo()
 		if err != nil {
-			return nil, kube.Scope{}, err
+			return nil, live.Scope{}, err
 		}
 		if err := needTerminal(); err != nil {
-			return nil, kube.Scope{}, err
+			return nil, live.Scope{}, err
 		}
 		return d, scope, nil
 	}
 	c, err := a.connect(a.kubeFlags)
 	if err != nil {
-		return nil, kube.Scope{}, err
+		return nil, live.Scope{}, err
 	}
 	if err := needTerminal(); err != nil {
-		return nil, kube.Scope{}, err
+		return nil, live.Scope{}, err
 	}
-	var scope kube.Scope
+	var scope live.Scope
 	if !a.allNamespaces {
 		// -n shop,payments watches several namespaces.
 		for _, ns := range strings.Split(c.Namespace, ",") {
@@ -184,7 +187,7 @@ func openSource(ctx context.Context, a *app) (kube.Source, kube.Scope, error) {
 		}
 	}
 	if err := preflight(ctx, c, scope); err != nil {
-		return nil, kube.Scope{}, err
+		return nil, live.Scope{}, err
 	}
 	return c, scope, nil
 }
@@ -192,30 +195,30 @@ func openSource(ctx context.Context, a *app) (kube.Source, kube.Scope, error) {
 // openDemo builds the demo cluster from the embedded scenarios, read-only
 // when the flag or the config says so, with the same guard and refusals as
 // against a real cluster, so the demo shows a junior what read-only means.
-func (a *app) openDemo() (*kube.Demo, kube.Scope, error) {
+func (a *app) openDemo() (*demo.Demo, live.Scope, error) {
 	ro, err := a.readOnlyDemo()
 	if err != nil {
-		return nil, kube.Scope{}, err
+		return nil, live.Scope{}, err
 	}
 	sub, err := fs.Sub(scenarioFS, "testdata/scenarios")
 	if err != nil {
-		return nil, kube.Scope{}, err
+		return nil, live.Scope{}, err
 	}
-	d, err := kube.NewDemo(sub, ".", time.Now())
+	d, err := demo.NewDemo(sub, ".", time.Now())
 	if err != nil {
-		return nil, kube.Scope{}, fmt.Errorf("demo cluster: %w", err)
+		return nil, live.Scope{}, fmt.Errorf("demo cluster: %w", err)
 	}
 	if ro {
 		d.GuardReadOnly()
 	}
-	var scope kube.Scope
+	var scope live.Scope
 	if ns := *a.kubeFlags.Namespace; ns != "" && !a.allNamespaces {
 		scope.Namespaces = []string{ns}
 	}
 	return d, scope, nil
 }
 
-func preflight(ctx context.Context, c *kube.Cluster, scope kube.Scope) error {
+func preflight(ctx context.Context, c *kube.Cluster, scope live.Scope) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	namespaces := scope.Namespaces
@@ -239,7 +242,7 @@ type crashReport struct {
 }
 
 func captureCrashReport() crashReport {
-	dir, err := kube.DefaultSessionLogDir()
+	dir, err := action.DefaultSessionLogDir()
 	if err != nil {
 		dir = os.TempDir()
 	}

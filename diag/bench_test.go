@@ -4,22 +4,22 @@ import (
 	"testing"
 
 	"github.com/kdoctor-dev/kdoctor/diag"
-	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/facts"
 )
 
 // BenchmarkDiagnose measures the engine alone on one crash-looping pod
 // with its events, previous log and node (the oom-killed story).
 func BenchmarkDiagnose(b *testing.B) {
-	sc, err := kube.LoadScenario("../testdata/scenarios/oom-killed")
+	sc, err := facts.LoadScenario("../testdata/scenarios/oom-killed")
 	if err != nil {
 		b.Fatal(err)
 	}
-	set := kube.NewObjectSet(sc.Objects...)
+	set := facts.NewObjectSet(sc.Objects...)
 	set.Complete, set.LogsComplete = true, true
 	for k, v := range sc.Logs {
 		set.Logs[k] = v
 	}
-	facts, err := kube.BuildFacts(set, sc.Target, sc.Newest())
+	facts, err := facts.BuildFacts(set, sc.Target, sc.Newest())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -26,7 +26,17 @@ type Target struct {
 	Name      string `json:"name"`
 }
 
+// String is kind/name, as a diagnosis names its subject.
 func (t Target) String() string { return t.Kind + "/" + t.Name }
+
+// Path is kind/namespace/name (kind/name without a namespace), as scenario
+// READMEs and the CLI's warnings name a target.
+func (t Target) Path() string {
+	if t.Namespace == "" {
+		return t.Kind + "/" + t.Name
+	}
+	return t.Kind + "/" + t.Namespace + "/" + t.Name
+}
 
 // LookupState says what became of looking a referenced object up.
 type LookupState int

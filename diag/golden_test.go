@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/kdoctor-dev/kdoctor/diag"
-	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/facts"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
@@ -21,7 +21,7 @@ var fixtureRoots = []string{"../testdata/scenarios", "../testdata/rules"}
 
 type fixture struct {
 	name string
-	sc   *kube.Scenario
+	sc   *facts.Scenario
 }
 
 func loadFixtures(t testing.TB) []fixture {
@@ -31,7 +31,7 @@ func loadFixtures(t testing.TB) []fixture {
 		if _, err := os.Stat(root); os.IsNotExist(err) {
 			continue
 		}
-		scs, err := kube.LoadScenarios(root)
+		scs, err := facts.LoadScenarios(root)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,14 +47,14 @@ func loadFixtures(t testing.TB) []fixture {
 
 // diagnoseScenario runs the engine on a scenario the way offline mode does:
 // the whole story is the cluster, the clock is its newest timestamp.
-func diagnoseScenario(t testing.TB, sc *kube.Scenario) *diag.Diagnosis {
+func diagnoseScenario(t testing.TB, sc *facts.Scenario) *diag.Diagnosis {
 	t.Helper()
-	set := kube.NewObjectSet(sc.Objects...)
+	set := facts.NewObjectSet(sc.Objects...)
 	set.Complete, set.LogsComplete = true, true
 	for k, v := range sc.Logs {
 		set.Logs[k] = v
 	}
-	facts, err := kube.BuildFacts(set, sc.Target, sc.Newest())
+	facts, err := facts.BuildFacts(set, sc.Target, sc.Newest())
 	if err != nil {
 		t.Fatalf("%s: %v", sc.Name, err)
 	}

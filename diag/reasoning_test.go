@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/kdoctor-dev/kdoctor/diag"
-	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/facts"
 )
 
 // pinnedPodYAML is an unscheduled DaemonSet-style pod pinned to node n2 by
@@ -164,13 +164,13 @@ lastTimestamp: "2026-11-20T09:59:00Z"
 // diagnoseWorkloadYAML diagnoses a workload of a YAML stream of objects.
 func diagnoseWorkloadYAML(t *testing.T, y, kind, name string) *diag.Diagnosis {
 	t.Helper()
-	objs, err := kube.DecodeObjects([]byte(y))
+	objs, err := facts.DecodeObjects([]byte(y))
 	if err != nil {
 		t.Fatal(err)
 	}
-	set := kube.NewObjectSet(objs...)
+	set := facts.NewObjectSet(objs...)
 	set.Complete, set.LogsComplete = true, true
-	f, err := kube.BuildFacts(set, kube.Target{Kind: kind, Namespace: "shop", Name: name}, testNow)
+	f, err := facts.BuildFacts(set, diag.Target{Kind: kind, Namespace: "shop", Name: name}, testNow)
 	if err != nil {
 		t.Fatal(err)
 	}

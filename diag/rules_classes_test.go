@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/facts"
 )
 
 // The variants of the pod-level failure classes that the fixtures under
@@ -132,7 +132,7 @@ func TestPlatformMismatchOldRunc(t *testing.T) {
     state:
       waiting: {reason: CrashLoopBackOff, message: 'back-off 1m20s restarting failed container=app pod=web-5d9_shop(pod-uid)'}
 `)
-	logs := map[kube.LogKey]string{{Namespace: "shop", Pod: "web-5d9", Container: "app", Previous: true}: "standard_init_linux.go:228: exec user process caused: exec format error\n"}
+	logs := map[facts.LogKey]string{{Namespace: "shop", Pod: "web-5d9", Container: "app", Previous: true}: "standard_init_linux.go:228: exec user process caused: exec format error\n"}
 	d := diagnoseYAML(t, y, logs)
 	if d.RootCause.Rule != "image.platform-mismatch" || d.Has("crash.exit-error") {
 		t.Fatalf("findings %v, want image.platform-mismatch alone", ruleIDs(d))
@@ -215,7 +215,7 @@ status:
     state:
       waiting: {reason: PodInitializing}
 `
-	logs := map[kube.LogKey]string{{Namespace: "shop", Pod: "web-5d9", Container: "migrate", Previous: true}: "exec /usr/local/bin/migrate: exec format error\n"}
+	logs := map[facts.LogKey]string{{Namespace: "shop", Pod: "web-5d9", Container: "migrate", Previous: true}: "exec /usr/local/bin/migrate: exec format error\n"}
 	d := diagnoseYAML(t, y, logs)
 	if d.RootCause.Rule != "image.platform-mismatch" || d.Has("init.failed") {
 		t.Fatalf("findings %v, want image.platform-mismatch alone", ruleIDs(d))

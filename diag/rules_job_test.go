@@ -10,27 +10,27 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kdoctor-dev/kdoctor/diag"
-	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/facts"
 )
 
 // TestCronJobRulesOnPods: diagnosing a pod of a CronJob, the CronJob's
 // state is reported only when the pod is the run in the way.
 func TestCronJobRulesOnPods(t *testing.T) {
-	sc, err := kube.LoadScenario("../testdata/rules/cronjob-concurrency-blocked")
+	sc, err := facts.LoadScenario("../testdata/rules/cronjob-concurrency-blocked")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc.Target = kube.Target{Kind: "pod", Namespace: "payments", Name: "ledger-sync-29919270-w2hx6"}
+	sc.Target = diag.Target{Kind: "pod", Namespace: "payments", Name: "ledger-sync-29919270-w2hx6"}
 	d := diagnoseScenario(t, sc)
 	if d.RootCause.Rule != "cronjob.concurrency-blocked" {
 		t.Errorf("the hung run's pod: root cause %s, want cronjob.concurrency-blocked (it blocks the CronJob)", d.RootCause.Rule)
 	}
 
-	sc, err = kube.LoadScenario("../testdata/rules/cronjob-missed-schedule")
+	sc, err = facts.LoadScenario("../testdata/rules/cronjob-missed-schedule")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc.Target = kube.Target{Kind: "job", Namespace: "platform", Name: "cert-rotate-29919270"}
+	sc.Target = diag.Target{Kind: "job", Namespace: "platform", Name: "cert-rotate-29919270"}
 	if d := diagnoseScenario(t, sc); d.Has("cronjob.missed-schedule") {
 		t.Errorf("a completed run reports the CronJob's later misses: %v", d.Findings)
 	}

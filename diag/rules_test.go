@@ -6,32 +6,32 @@ import (
 	"time"
 
 	"github.com/kdoctor-dev/kdoctor/diag"
-	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/facts"
 )
 
 var testNow = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 
 // diagnoseYAML diagnoses the first pod of a YAML stream of objects, the
 // stream standing for the whole cluster.
-func diagnoseYAML(t *testing.T, y string, logs map[kube.LogKey]string) *diag.Diagnosis {
+func diagnoseYAML(t *testing.T, y string, logs map[facts.LogKey]string) *diag.Diagnosis {
 	t.Helper()
-	objs, err := kube.DecodeObjects([]byte(y))
+	objs, err := facts.DecodeObjects([]byte(y))
 	if err != nil {
 		t.Fatal(err)
 	}
-	set := kube.NewObjectSet(objs...)
+	set := facts.NewObjectSet(objs...)
 	set.Complete, set.LogsComplete = true, true
 	for k, v := range logs {
 		set.Logs[k] = []byte(v)
 	}
-	var target kube.Target
+	var target diag.Target
 	for _, o := range objs {
-		if kube.KindOf(o) == "Pod" {
-			target = kube.Target{Kind: "pod", Namespace: o.GetNamespace(), Name: o.GetName()}
+		if facts.KindOf(o) == "Pod" {
+			target = diag.Target{Kind: "pod", Namespace: o.GetNamespace(), Name: o.GetName()}
 			break
 		}
 	}
-	f, err := kube.BuildFacts(set, target, testNow)
+	f, err := facts.BuildFacts(set, target, testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +334,7 @@ status:
     lastState: {terminated: {reason: Error, exitCode: 1, startedAt: "2026-11-20T09:58:00Z", finishedAt: "2026-11-20T09:58:01Z"}}
     state: {waiting: {reason: CrashLoopBackOff}}
 `
-	d := diagnoseYAML(t, y, map[kube.LogKey]string{
+	d := diagnoseYAML(t, y, map[facts.LogKey]string{
 		{Namespace: "shop", Pod: "web-5d9", Container: "app", Previous: true}: "panic: dial tcp 10.0.0.7:5432: connect: connection refused\n",
 	})
 	f := d.Findings[0]
@@ -358,18 +358,18 @@ func TestForbiddenIsNotMissing(t *testing.T) {
     envFrom:
     - secretRef: {name: db}
 status:`, 1)
-	objs, err := kube.DecodeObjects([]byte(y))
+	objs, err := facts.DecodeObjects([]byte(y))
 	if err != nil {
 		t.Fatal(err)
 	}
-	target := kube.Target{Kind: "pod", Namespace: "shop", Name: "web-5d9"}
+	target := diag.Target{Kind: "pod", Namespace: "shop", Name: "web-5d9"}
 	for _, forbidden := range []bool{true, false} {
-		set := kube.NewObjectSet(objs...)
+		set := facts.NewObjectSet(objs...)
 		set.Complete = true
 		if forbidden {
 			set.MarkUnknown("Secret", "shop", `forbidden: User "dev" cannot get resource "secrets" in the namespace "shop"`)
 		}
-		f, err := kube.BuildFacts(set, target, testNow)
+		f, err := facts.BuildFacts(set, target, testNow)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -118,4 +118,18 @@ func trimErr(s string) string {
 	return s
 }
 
-func isForbidden(err error) bool { return apierrors.IsForbidden(err) }
+// FailureReason says in a few words why a request failed, for what a
+// source marks as unknown: the API server's message for a refusal, the
+// network error without Go's wrapping otherwise.
+func FailureReason(err error) string {
+	switch {
+	case apierrors.IsForbidden(err):
+		return "forbidden: " + apiMessage(err)
+	case apierrors.IsNotFound(err):
+		return "not found"
+	}
+	return trimErr(err.Error())
+}
+
+// firstLine is also in kube/facts (too small to share across rooms).
+func firstLine(s string) string { line, _, _ := strings.Cut(s, "\n"); return line }

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/kdoctor-dev/kdoctor/diag"
-	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/facts"
 	"github.com/kdoctor-dev/kdoctor/teamrules"
 )
 
@@ -12,16 +12,16 @@ import (
 // with its two team rules: what a team's rules add to a diagnosis.
 func BenchmarkTeamRules(b *testing.B) {
 	const dir = "../testdata/teamrules/db-password-rejected"
-	sc, err := kube.LoadScenario(dir)
+	sc, err := facts.LoadScenario(dir)
 	if err != nil {
 		b.Fatal(err)
 	}
-	set := kube.NewObjectSet(sc.Objects...)
+	set := facts.NewObjectSet(sc.Objects...)
 	set.Complete, set.LogsComplete = true, true
 	for k, v := range sc.Logs {
 		set.Logs[k] = v
 	}
-	facts, err := kube.BuildFacts(set, sc.Target, sc.Newest())
+	facts, err := facts.BuildFacts(set, sc.Target, sc.Newest())
 	if err != nil {
 		b.Fatal(err)
 	}

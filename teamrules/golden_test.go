@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/kdoctor-dev/kdoctor/diag"
-	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/facts"
 	"github.com/kdoctor-dev/kdoctor/teamrules"
 )
 
@@ -21,7 +21,7 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // the team rules the same story must name a built-in cause: the team rule
 // is what changes the answer.
 func TestGolden(t *testing.T) {
-	scs, err := kube.LoadScenarios("../testdata/teamrules")
+	scs, err := facts.LoadScenarios("../testdata/teamrules")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,12 +34,12 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			set := kube.NewObjectSet(sc.Objects...)
+			set := facts.NewObjectSet(sc.Objects...)
 			set.Complete, set.LogsComplete = true, true
 			for k, v := range sc.Logs {
 				set.Logs[k] = v
 			}
-			facts, err := kube.BuildFacts(set, sc.Target, sc.Newest())
+			facts, err := facts.BuildFacts(set, sc.Target, sc.Newest())
 			if err != nil {
 				t.Fatal(err)
 			}

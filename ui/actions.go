@@ -10,37 +10,38 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/action"
 )
 
-// action names a one-key action that needs permission.
-type action string
+// actionName names a one-key action that needs permission.
+type actionName string
 
 const (
-	actShell    action = "shell"
-	actCordon   action = "cordon"
-	actUncordon action = "uncordon"
-	actDrain    action = "drain"
+	actShell    actionName = "shell"
+	actCordon   actionName = "cordon"
+	actUncordon actionName = "uncordon"
+	actDrain    actionName = "drain"
 )
 
 type (
 	// accessMsg answers "may I?" before an action is offered.
 	accessMsg struct {
-		act action
+		act actionName
 		s   subject
 		acc kube.Access
 	}
 	nodeResultMsg struct {
-		res kube.NodeResult
+		res action.NodeResult
 		err error
-		act action
+		act actionName
 	}
 	drainPlanMsg struct {
-		plan *kube.DrainPlan
+		plan *action.DrainPlan
 		err  error
 	}
 	execDoneMsg struct {
 		s   subject
-		res kube.ExecResult
+		res action.ExecResult
 		err error
 	}
 )
@@ -52,7 +53,7 @@ const drainTimeout = 5 * time.Minute
 // requestAction checks what can be known without the network (read-only,
 // the demo, a node to act on) and then asks the API server whether the
 // user may act. Nothing that changes the cluster is sent here.
-func (m *Model) requestAction(act action, s subject) tea.Cmd {
+func (m *Model) requestAction(act actionName, s subject) tea.Cmd {
 	info := m.src.Info()
 	if info.ReadOnly {
 		m.status = fmt.Sprintf("read-only mode: %s is unavailable — nothing was sent (restart without --read-only to act)", act)
@@ -116,7 +117,7 @@ func (m *Model) accessAnswered(msg accessMsg) tea.Cmd {
 		return func() tea.Msg {
 			ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
-			plan, err := acts.PlanDrain(ctx, node, kube.DrainOptions{})
+			plan, err := acts.PlanDrain(ctx, node, action.DrainOptions{})
 			return drainPlanMsg{plan: plan, err: err}
 		}
 	}
@@ -128,13 +129,13 @@ func (m *Model) openDialog(d dialog) {
 	m.focus = focusDialog
 }
 
-func (m *Model) nodeAction(act action, node string) tea.Cmd {
+func (m *Model) nodeAction(act actionName, node string) tea.Cmd {
 	m.status = fmt.Sprintf("%sing %s…", act, node)
 	acts, ctx := m.env.actions, m.opts.Ctx
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		var res kube.NodeResult
+		var res action.NodeResult
 		var err error
 		if act == actCordon {
 			res, err = acts.Cordon(ctx, node)
@@ -148,14 +149,14 @@ func (m *Model) nodeAction(act action, node string) tea.Cmd {
 // drainPlanned shows the plan and asks for the node name before anything
 // is evicted.
 func (m *Model) drainPlanned(msg drainPlanMsg) {
-	var blocked *kube.DrainBlockedError
+	var blocked *action.DrainBlockedError
 	if msg.err != nil && (msg.plan == nil || !errors.As(msg.err, &blocked)) {
 		m.status = "cannot plan the drain: " + kube.Explain(msg.err)
 		return
 	}
 	p := msg.plan
 	body := []string{fmt.Sprintf("Draining %s cordons it, then evicts its pods (PodDisruptionBudgets honoured, timeout %s):", p.Node, drainTimeout)}
-	list := func(title string, pods []kube.DrainPod) {
+	list := func(title string, pods []action.DrainPod) {
 		if len(pods) == 0 {
 			return
 		}
@@ -198,7 +199,7 @@ func (m *Model) drainPlanned(msg drainPlanMsg) {
 }
 
 // beginDrain opens the drain pane and starts the drain the user confirmed.
-func (m *Model) beginDrain(p *kube.DrainPlan) tea.Cmd {
+func (m *Model) beginDrain(p *action.DrainPlan) tea.Cmd {
 	m.paneSeq++
 	run := m.paneSeq
 	m.openPane(newDrainPane(m.env, m.paneSeq, run, p.Node))
@@ -211,7 +212,7 @@ func (m *Model) drainEvent(msg drainEventMsg) tea.Cmd {
 		return nil
 	}
 	switch {
-	case msg.progress != nil && msg.progress.Step != kube.DrainFinished:
+	case msg.progress != nil && msg.progress.Step != action.DrainFinished:
 		m.status = clean(msg.progress.Message)
 	case msg.summary != nil:
 		m.status = drainSummaryText(msg)
@@ -247,7 +248,7 @@ func (m *Model) startShell(s subject) tea.Cmd {
 
 func (m *Model) execDone(msg execDoneMsg) {
 	switch {
-	case errors.Is(msg.err, kube.ErrNoShell):
+	case errors.Is(msg.err, action.ErrNoShell):
 		m.status = clean(msg.err.Error())
 	case msg.err != nil:
 		m.status = "shell in " + msg.s.String() + " failed: " + kube.Explain(msg.err)

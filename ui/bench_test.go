@@ -15,24 +15,25 @@ import (
 	k8s "k8s.io/client-go/kubernetes"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 	"github.com/kdoctor-dev/kdoctor/themes"
 )
 
 // syntheticRows makes n pod rows spread over namespaces and deployments, one
 // in ten failing, like a big real cluster.
-func syntheticRows(n int) []kube.PodRow {
-	rows := make([]kube.PodRow, n)
+func syntheticRows(n int) []live.PodRow {
+	rows := make([]live.PodRow, n)
 	for i := range rows {
 		ns := fmt.Sprintf("team-%03d", i%200)
 		wl := fmt.Sprintf("svc-%04d", i%5000)
-		r := kube.PodRow{
+		r := live.PodRow{
 			UID: types.UID(fmt.Sprintf("uid-%d", i)), Namespace: ns, Name: fmt.Sprintf("%s-5d9c7b6f4d-%05d", wl, i),
 			WorkloadKind: "Deployment", WorkloadName: wl, Node: fmt.Sprintf("node-%03d", i%300),
 			Status: "Running", Ready: 2, Total: 2, Created: testNow.Add(-time.Hour),
-			Containers: []kube.ContainerRow{{Name: "app", Ready: true, State: "Running"}, {Name: "proxy", Ready: true, State: "Running"}},
+			Containers: []live.ContainerRow{{Name: "app", Ready: true, State: "Running"}, {Name: "proxy", Ready: true, State: "Running"}},
 		}
 		if i%10 == 0 {
-			r.Status, r.Health, r.Cause, r.Ready, r.Restarts = "CrashLoopBackOff", kube.Failing, "OOMKilled ×6", 1, 6
+			r.Status, r.Health, r.Cause, r.Ready, r.Restarts = "CrashLoopBackOff", live.Failing, "OOMKilled ×6", 1, 6
 		}
 		rows[i] = r
 	}
@@ -42,7 +43,7 @@ func syntheticRows(n int) []kube.PodRow {
 func bigTree(b *testing.B, n int) PodTree {
 	t := NewPodTree()
 	t.SetSize(160, 46)
-	t.Apply(kube.Batch{Pods: syntheticRows(n)})
+	t.Apply(live.Batch{Pods: syntheticRows(n)})
 	return t
 }
 
@@ -55,7 +56,7 @@ func BenchmarkTreeApplyBatch(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				upd[i%100].Restarts++
-				t.Apply(kube.Batch{Pods: upd})
+				t.Apply(live.Batch{Pods: upd})
 			}
 		})
 	}
@@ -106,7 +107,7 @@ func BenchmarkModelView(b *testing.B) {
 			m := New(Options{Source: benchSource{}, Styles: st, ThemeFixed: true, Now: func() time.Time { return testNow }})
 			next, _ := m.Update(tea.WindowSizeMsg{Width: 160, Height: 48})
 			m = next.(Model)
-			m.tree.Apply(kube.Batch{Pods: syntheticRows(n)})
+			m.tree.Apply(live.Batch{Pods: syntheticRows(n)})
 			b.ReportAllocs()
 			for b.Loop() {
 				_ = m.View()
@@ -124,32 +125,32 @@ func treeText(t *PodTree) string {
 	return ansi.Strip(t.View(st, testNow))
 }
 
-func row(p *corev1.Pod) kube.PodRow { return kube.NewPodRow(p) }
+func row(p *corev1.Pod) live.PodRow { return live.NewPodRow(p) }
 
 func TestTreeInPlaceUpdates(t *testing.T) {
 	tr := NewPodTree()
 	tr.SetSize(160, 20)
-	tr.Apply(kube.Batch{Pods: []kube.PodRow{
+	tr.Apply(live.Batch{Pods: []live.PodRow{
 		row(testPod("shop", "web", "web-1", 0, "", "", 0)),
 		row(testPod("shop", "web", "web-2", 0, "", "", 0)),
 		row(testPod("shop", "api", "api-1", 3, "CrashLoopBackOff", "Error", 1)),
 	}})
-	if got := tr.Counts(); got != [4]int{kube.Healthy: 2, kube.Failing: 1} {
+	if got := tr.Counts(); got != [4]int{live.Healthy: 2, live.Failing: 1} {
 		t.Fatalf("counts %v", got)
 	}
 	before := treeText(&tr)
 
 	// A restart count changes nothing but the row: shown at once, same order.
-	tr.Apply(kube.Batch{Pods: []kube.PodRow{row(testPod("shop", "web", "web-2", 0, "", "", 0))}})
+	tr.Apply(live.Batch{Pods: []live.PodRow{row(testPod("shop", "web", "web-2", 0, "", "", 0))}})
 	upd := row(testPod("shop", "api", "api-1", 4, "CrashLoopBackOff", "Error", 1))
-	tr.Apply(kube.Batch{Pods: []kube.PodRow{upd}})
+	tr.Apply(live.Batch{Pods: []live.PodRow{upd}})
 	after := treeText(&tr)
 	if after == before || !strings.Contains(after, "api-1") {
 		t.Fatalf("restart count not shown:\n%s", after)
 	}
 	fresh := NewPodTree()
 	fresh.SetSize(160, 20)
-	fresh.Apply(kube.Batch{Pods: []kube.PodRow{
+	fresh.Apply(live.Batch{Pods: []live.PodRow{
 		row(testPod("shop", "web", "web-1", 0, "", "", 0)),
 		row(testPod("shop", "web", "web-2", 0, "", "", 0)),
 		upd,
@@ -159,16 +160,16 @@ func TestTreeInPlaceUpdates(t *testing.T) {
 	}
 
 	// A health change moves the pod: failing first.
-	tr.Apply(kube.Batch{Pods: []kube.PodRow{row(testPod("shop", "web", "web-2", 1, "CrashLoopBackOff", "OOMKilled", 137))}})
+	tr.Apply(live.Batch{Pods: []live.PodRow{row(testPod("shop", "web", "web-2", 1, "CrashLoopBackOff", "OOMKilled", 137))}})
 	txt := treeText(&tr)
 	if strings.Index(txt, "web-2") > strings.Index(txt, "web-1") {
 		t.Fatalf("failing web-2 not above healthy web-1:\n%s", txt)
 	}
-	if got := tr.Counts(); got != [4]int{kube.Healthy: 1, kube.Failing: 2} {
+	if got := tr.Counts(); got != [4]int{live.Healthy: 1, live.Failing: 2} {
 		t.Fatalf("counts after a health change %v", got)
 	}
-	tr.Apply(kube.Batch{DeletedPods: []types.UID{"shop/web-1"}})
-	if got := tr.Counts(); got != [4]int{kube.Failing: 2} {
+	tr.Apply(live.Batch{DeletedPods: []types.UID{"shop/web-1"}})
+	if got := tr.Counts(); got != [4]int{live.Failing: 2} {
 		t.Fatalf("counts after a deletion %v", got)
 	}
 }
@@ -176,13 +177,13 @@ func TestTreeInPlaceUpdates(t *testing.T) {
 func TestTreeInPlaceUpdateOfOpenPodAndFilter(t *testing.T) {
 	tr := NewPodTree()
 	tr.SetSize(160, 20)
-	tr.Apply(kube.Batch{Pods: []kube.PodRow{row(testPod("shop", "web", "web-1", 0, "", "", 0)), row(testPod("shop", "web", "web-2", 0, "", "", 0))}})
+	tr.Apply(live.Batch{Pods: []live.PodRow{row(testPod("shop", "web", "web-1", 0, "", "", 0)), row(testPod("shop", "web", "web-2", 0, "", "", 0))}})
 	tr.Select("shop", "web-1")
 	tr.SetOpen(true)
 	// The container's state is on its own line: it must follow too.
 	p := testPod("shop", "web", "web-1", 0, "", "", 0)
 	p.Status.ContainerStatuses[1].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}}
-	tr.Apply(kube.Batch{Pods: []kube.PodRow{row(p)}})
+	tr.Apply(live.Batch{Pods: []live.PodRow{row(p)}})
 	if txt := treeText(&tr); !strings.Contains(txt, "Waiting: ContainerCreating") {
 		t.Fatalf("open pod's container line not updated:\n%s", txt)
 	}
@@ -192,12 +193,12 @@ func TestTreeInPlaceUpdateOfOpenPodAndFilter(t *testing.T) {
 	tr.SetFilter("worker")
 	q := testPod("shop", "web", "web-2", 0, "", "", 0)
 	q.Spec.NodeName = "worker-9"
-	tr.Apply(kube.Batch{Pods: []kube.PodRow{row(q)}})
+	tr.Apply(live.Batch{Pods: []live.PodRow{row(q)}})
 	if txt := treeText(&tr); !strings.Contains(txt, "worker-9") {
 		t.Fatalf("filtered pod's update not shown:\n%s", txt)
 	}
 	q.Spec.NodeName = "edge-3"
-	tr.Apply(kube.Batch{Pods: []kube.PodRow{row(q)}})
+	tr.Apply(live.Batch{Pods: []live.PodRow{row(q)}})
 	if txt := treeText(&tr); strings.Contains(txt, "web-2") {
 		t.Fatalf("pod that no longer matches the filter still shown:\n%s", txt)
 	}
@@ -206,7 +207,7 @@ func TestTreeInPlaceUpdateOfOpenPodAndFilter(t *testing.T) {
 func TestTreeLineCacheFollowsStylesAndWidth(t *testing.T) {
 	tr := NewPodTree()
 	tr.SetSize(160, 20)
-	tr.Apply(kube.Batch{Pods: []kube.PodRow{row(testPod("shop", "web", "web-1", 0, "", "", 0))}})
+	tr.Apply(live.Batch{Pods: []live.PodRow{row(testPod("shop", "web", "web-1", 0, "", "", 0))}})
 	dark := themes.Build(themes.Palette{Name: "dark", Fg: "#D0D0D0", Accent: "#5FAFFF", Muted: "#7A7A7A"})
 	mono := themes.Build(themes.Palette{Name: "mono"})
 	a := tr.View(dark, testNow)
@@ -220,7 +221,7 @@ func TestTreeLineCacheFollowsStylesAndWidth(t *testing.T) {
 	}
 	fresh := NewPodTree()
 	fresh.SetSize(100, 20)
-	fresh.Apply(kube.Batch{Pods: []kube.PodRow{row(testPod("shop", "web", "web-1", 0, "", "", 0))}})
+	fresh.Apply(live.Batch{Pods: []live.PodRow{row(testPod("shop", "web", "web-1", 0, "", "", 0))}})
 	if got, want := tr.View(mono, testNow), fresh.View(mono, testNow); got != want {
 		t.Fatalf("cached view differs from a fresh one:\n%s\nwant:\n%s", got, want)
 	}

@@ -8,7 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 )
 
 // maxEvents bounds the feed: a flood of events must not grow memory without
@@ -18,17 +18,17 @@ const maxEvents = 5000
 // EventFeed holds the scope's Warning events as the watch delivers them,
 // for the scope's events pane. It is a map handle: copies share it.
 type EventFeed struct {
-	events map[types.UID]kube.EventRow
+	events map[types.UID]live.EventRow
 }
 
 // NewEventFeed returns an empty feed.
-func NewEventFeed() EventFeed { return EventFeed{events: map[types.UID]kube.EventRow{}} }
+func NewEventFeed() EventFeed { return EventFeed{events: map[types.UID]live.EventRow{}} }
 
 // Apply merges new or updated events. Only warnings are kept: the watch
 // asks the API server for them, and a server (or the demo's fake) that
 // ignores the field selector must not put Normal events under a header
 // that says warnings.
-func (f *EventFeed) Apply(evs []kube.EventRow) {
+func (f *EventFeed) Apply(evs []live.EventRow) {
 	for _, e := range evs {
 		if e.Type != "" && e.Type != corev1.EventTypeWarning {
 			continue
@@ -36,11 +36,11 @@ func (f *EventFeed) Apply(evs []kube.EventRow) {
 		f.events[e.UID] = e
 	}
 	if len(f.events) > maxEvents {
-		all := make([]kube.EventRow, 0, len(f.events))
+		all := make([]live.EventRow, 0, len(f.events))
 		for _, e := range f.events {
 			all = append(all, e)
 		}
-		slices.SortFunc(all, func(a, b kube.EventRow) int { return a.Last.Compare(b.Last) })
+		slices.SortFunc(all, func(a, b live.EventRow) int { return a.Last.Compare(b.Last) })
 		for _, e := range all[:len(all)-maxEvents] {
 			delete(f.events, e.UID)
 		}
@@ -48,8 +48,8 @@ func (f *EventFeed) Apply(evs []kube.EventRow) {
 }
 
 // Rows returns the events held.
-func (f *EventFeed) Rows() []kube.EventRow {
-	out := make([]kube.EventRow, 0, len(f.events))
+func (f *EventFeed) Rows() []live.EventRow {
+	out := make([]live.EventRow, 0, len(f.events))
 	for _, e := range f.events {
 		out = append(out, e)
 	}
@@ -69,7 +69,7 @@ type eventGroup struct {
 
 // groupEvents groups rows by object, reason and type: warnings first, then
 // newest first, the way an incident channel wants to read them.
-func groupEvents(rows []kube.EventRow) []eventGroup {
+func groupEvents(rows []live.EventRow) []eventGroup {
 	byKey := map[string]*eventGroup{}
 	for _, e := range rows {
 		warning := e.Type == "" || e.Type == corev1.EventTypeWarning

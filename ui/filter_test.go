@@ -9,7 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 	"github.com/kdoctor-dev/kdoctor/themes"
 )
 
@@ -28,7 +28,7 @@ func matchedUIDs(t *PodTree) []types.UID {
 func asyncTree(n int) PodTree {
 	t := NewPodTree()
 	t.SetSize(160, 40)
-	t.Apply(kube.Batch{Pods: syntheticRows(n)})
+	t.Apply(live.Batch{Pods: syntheticRows(n)})
 	return t
 }
 
@@ -117,8 +117,8 @@ func TestAsyncFilterCoversPodsChangedWhileItRuns(t *testing.T) {
 	born := rows[10]
 	born.UID, born.Name = "born", "born-while-filtering"
 	healed := rows[20]
-	healed.Status, healed.Health, healed.Cause = "Running", kube.Healthy, ""
-	tr.Apply(kube.Batch{Pods: []kube.PodRow{born, healed}, DeletedPods: []types.UID{rows[0].UID}})
+	healed.Status, healed.Health, healed.Cause = "Running", live.Healthy, ""
+	tr.Apply(live.Batch{Pods: []live.PodRow{born, healed}, DeletedPods: []types.UID{rows[0].UID}})
 	if !tr.FinishFilter(msg) {
 		t.Fatal("result dropped")
 	}
@@ -133,7 +133,7 @@ func TestAsyncFilterCoversPodsChangedWhileItRuns(t *testing.T) {
 		t.Error("a pod deleted while the job ran is back")
 	}
 	sync := asyncTree(2 * asyncFilterMin)
-	sync.Apply(kube.Batch{Pods: []kube.PodRow{born, healed}, DeletedPods: []types.UID{rows[0].UID}})
+	sync.Apply(live.Batch{Pods: []live.PodRow{born, healed}, DeletedPods: []types.UID{rows[0].UID}})
 	sync.SetFilter("oomkilled")
 	if want := matchedUIDs(&sync); !slices.Equal(got, want) {
 		t.Fatalf("%d matches, a synchronous filter finds %d", len(got), len(want))
@@ -146,7 +146,7 @@ func TestModelFiltersBigTreesOffTheLoop(t *testing.T) {
 	m := New(Options{Source: benchSource{}, Styles: themes.Build(themes.Palette{Name: "mono"}), ThemeFixed: true, Now: func() time.Time { return testNow }})
 	next, _ := m.Update(tea.WindowSizeMsg{Width: 160, Height: 48})
 	m = next.(Model)
-	m.tree.Apply(kube.Batch{Pods: syntheticRows(2 * asyncFilterMin)})
+	m.tree.Apply(live.Batch{Pods: syntheticRows(2 * asyncFilterMin)})
 	next, _ = m.Update(tea.KeyPressMsg{Code: '/', Text: "/"})
 	m = next.(Model)
 	var cmds []tea.Cmd

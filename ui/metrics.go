@@ -3,7 +3,7 @@ package ui
 import (
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 )
 
 // Read-only views of the model for instrumentation: the scale benchmarks
@@ -17,21 +17,21 @@ import (
 func (m Model) PodCount() int { return m.tree.Len() }
 
 // Live reports whether the pods watch has synced and is live.
-func (m Model) Live() bool { return m.state == kube.Live && !m.ended }
+func (m Model) Live() bool { return m.state == live.Live && !m.ended }
 
 // PodByUID returns the row the tree holds for a pod.
-func (m Model) PodByUID(uid types.UID) (kube.PodRow, bool) {
+func (m Model) PodByUID(uid types.UID) (live.PodRow, bool) {
 	it := m.tree.rows[uid]
 	if it == nil {
-		return kube.PodRow{}, false
+		return live.PodRow{}, false
 	}
 	return *it.row, true
 }
 
 // VisiblePods returns the pods whose rows are on screen, top to bottom.
-func (m Model) VisiblePods() []kube.PodRow {
+func (m Model) VisiblePods() []live.PodRow {
 	t := &m.tree
-	var out []kube.PodRow
+	var out []live.PodRow
 	for i := t.top; i < len(t.lines) && i < t.top+t.rowsVisible(); i++ {
 		if l := t.lines[i]; l.kind == podNode {
 			out = append(out, *l.pod)

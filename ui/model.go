@@ -19,6 +19,8 @@ import (
 
 	"github.com/kdoctor-dev/kdoctor/diag"
 	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/action"
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 	"github.com/kdoctor-dev/kdoctor/themes"
 )
 
@@ -33,7 +35,7 @@ type Options struct {
 	// Ctx bounds everything the UI starts; cancelling it stops the watches.
 	Ctx    context.Context
 	Source kube.Source
-	Scope  kube.Scope
+	Scope  live.Scope
 	// Connect opens another kubeconfig context (the ":" palette); nil
 	// disables context switching (the demo).
 	Connect func(context string) (kube.Source, error)
@@ -46,11 +48,11 @@ type Options struct {
 	// Now is the clock for ages (tests pin it).
 	Now func() time.Time
 	// Watch starts the watch of a scope; tests may replace it.
-	Watch func(ctx context.Context, client k8s.Interface, scope kube.Scope) *kube.Watcher
+	Watch func(ctx context.Context, client k8s.Interface, scope live.Scope) *live.Watcher
 	// SessionLog records every change and shell; nil records nothing.
-	SessionLog *kube.SessionLog
+	SessionLog *action.SessionLog
 	// LogTail is how many lines a logs pane fetches first (default 500);
-	// LogBuffer how many it keeps (default kube.DefaultLogLines).
+	// LogBuffer how many it keeps (default action.DefaultLogLines).
 	LogTail   int64
 	LogBuffer int
 	// Rules diagnoses the selected pod: the built-in catalogue plus the
@@ -76,7 +78,7 @@ const (
 type Model struct {
 	opts   Options
 	src    kube.Source
-	scope  kube.Scope
+	scope  live.Scope
 	keys   KeyMap
 	help   help.Model
 	styles themes.Styles
@@ -105,12 +107,12 @@ type Model struct {
 
 	// The current watch; gen tells its messages from a replaced watch's.
 	gen       int
-	watch     *kube.Watcher
+	watch     *live.Watcher
 	stopWatch context.CancelFunc
-	state     kube.ConnState
+	state     live.ConnState
 	received  int
 	watchErr  error
-	resources []kube.ResourceState
+	resources []live.ResourceState
 	ended     bool
 
 	status string
@@ -123,12 +125,12 @@ type Model struct {
 type (
 	watchStartedMsg struct {
 		gen    int
-		w      *kube.Watcher
+		w      *live.Watcher
 		cancel context.CancelFunc
 	}
 	batchMsg struct {
 		gen int
-		b   kube.Batch
+		b   live.Batch
 	}
 	watchEndedMsg struct{ gen int }
 	clockMsg      time.Time
@@ -152,14 +154,14 @@ func New(opts Options) Model {
 		opts.LogTail = 500
 	}
 	if opts.LogBuffer == 0 {
-		opts.LogBuffer = kube.DefaultLogLines
+		opts.LogBuffer = action.DefaultLogLines
 	}
 	if opts.Watch == nil {
 		rules, now := opts.Rules, opts.Now
-		opts.Watch = func(ctx context.Context, c k8s.Interface, scope kube.Scope) *kube.Watcher {
-			wo := kube.AllResources
+		opts.Watch = func(ctx context.Context, c k8s.Interface, scope live.Scope) *live.Watcher {
+			wo := live.AllResources
 			wo.Rules, wo.Now = rules, now
-			return kube.Watch(ctx, c, scope, wo)
+			return live.Watch(ctx, c, scope, wo)
 		}
 	}
 	fi := textinput.New()
@@ -204,7 +206,7 @@ func (m Model) watchCmd() tea.Cmd {
 
 // waitBatch turns the next watch batch into a message. Only this command
 // reads the channel, so no goroutine ever touches the model.
-func waitBatch(gen int, w *kube.Watcher) tea.Cmd {
+func waitBatch(gen int, w *live.Watcher) tea.Cmd {
 	return func() tea.Msg {
 		b, ok := <-w.Batches()
 		if !ok {
@@ -221,13 +223,13 @@ func tickClock() tea.Cmd {
 
 // newActions builds the one-key actions for a source: exec needs the REST
 // config a real cluster has and the demo has not.
-func newActions(src kube.Source, log *kube.SessionLog) *kube.Actions {
+func newActions(src kube.Source, log *action.SessionLog) *action.Actions {
 	if c, ok := src.(*kube.Cluster); ok {
-		a := kube.NewActions(src, c.Config, log)
+		a := action.NewActions(src, c.Config, log)
 		a.User = c.User
 		return a
 	}
-	return kube.NewActions(src, nil, log)
+	return action.NewActions(src, nil, log)
 }
 
 // Stop cancels the running watch, the pane's work and a drain, and waits
@@ -272,7 +274,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.stopWatch()
 		}
 		m.watch, m.stopWatch = msg.w, msg.cancel
-		m.state, m.received, m.ended = kube.Syncing, 0, false
+		m.state, m.received, m.ended = live.Syncing, 0, false
 		return m, waitBatch(msg.gen, msg.w)
 	case batchMsg:
 		if msg.gen != m.gen {
@@ -366,7 +368,7 @@ func (m Model) updateFocused(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, cmd
 }
 
-func (m *Model) applyBatch(b kube.Batch) tea.Cmd {
+func (m *Model) applyBatch(b live.Batch) tea.Cmd {
 	for i := range b.Pods {
 		m.knownNS[b.Pods[i].Namespace] = true
 	}
@@ -797,12 +799,12 @@ func (m Model) headerView() string {
 	parts = append(parts, m.stateView())
 	c := m.tree.Counts()
 	counts := fmt.Sprintf("%s %d failing  %s %d warning  %s %d pending  %s %d ok",
-		healthSymbol[kube.Failing], c[kube.Failing], healthSymbol[kube.Warning], c[kube.Warning],
-		healthSymbol[kube.Pending], c[kube.Pending], healthSymbol[kube.Healthy], c[kube.Healthy])
+		healthSymbol[live.Failing], c[live.Failing], healthSymbol[live.Warning], c[live.Warning],
+		healthSymbol[live.Pending], c[live.Pending], healthSymbol[live.Healthy], c[live.Healthy])
 	line1 := strings.Join(parts, st.Muted.Render(" │ "))
 	line2 := st.Header.Render(counts) + st.Muted.Render("  ") + st.HeaderKey.Render(clean(info.Server))
 	if u := m.unavailable(); u != "" {
-		line2 = st.Header.Render(counts) + "  " + st.Health[kube.Warning].Render(u)
+		line2 = st.Header.Render(counts) + "  " + st.Health[live.Warning].Render(u)
 	}
 	return ansi.Truncate(line1, m.width, "…") + "\n" + ansi.Truncate(line2, m.width, "…")
 }
@@ -811,13 +813,13 @@ func (m Model) headerView() string {
 func (m Model) unavailable() string {
 	var out []string
 	for _, r := range m.resources {
-		if r.State != kube.Forbidden || r.Resource == kube.ResPods {
+		if r.State != live.Forbidden || r.Resource == live.ResPods {
 			continue
 		}
 		what := map[string]string{
-			kube.ResNodes:     "node conditions unavailable",
-			kube.ResEvents:    "events feed unavailable",
-			kube.ResWorkloads: "workloads without pods not shown",
+			live.ResNodes:     "node conditions unavailable",
+			live.ResEvents:    "events feed unavailable",
+			live.ResWorkloads: "workloads without pods not shown",
 		}[r.Resource]
 		out = append(out, r.Resource+": forbidden — "+what)
 	}
@@ -829,12 +831,12 @@ func (m Model) stateView() string {
 	switch {
 	case m.ended:
 		return st.Error.Render("watch stopped")
-	case m.state == kube.Syncing:
-		return st.Health[kube.Pending].Render(fmt.Sprintf("syncing… %d objects", m.received))
-	case m.state == kube.Live:
-		return st.Health[kube.Healthy].Render("● live")
-	case m.state == kube.Reconnecting:
-		return st.Health[kube.Warning].Render("reconnecting (showing last known state): " + kube.Explain(m.watchErr))
+	case m.state == live.Syncing:
+		return st.Health[live.Pending].Render(fmt.Sprintf("syncing… %d objects", m.received))
+	case m.state == live.Live:
+		return st.Health[live.Healthy].Render("● live")
+	case m.state == live.Reconnecting:
+		return st.Health[live.Warning].Render("reconnecting (showing last known state): " + kube.Explain(m.watchErr))
 	default:
 		return st.Error.Render("forbidden: " + kube.Explain(m.watchErr))
 	}

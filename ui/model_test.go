@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 	"github.com/kdoctor-dev/kdoctor/themes"
 )
 
@@ -58,9 +59,9 @@ func testPod(ns, wl, name string, restarts int32, waiting, lastReason string, ex
 }
 
 func testBatch(pods ...*corev1.Pod) batchMsg {
-	b := kube.Batch{State: kube.Live, Received: len(pods)}
+	b := live.Batch{State: live.Live, Received: len(pods)}
 	for _, p := range pods {
-		b.Pods = append(b.Pods, kube.NewPodRow(p))
+		b.Pods = append(b.Pods, live.NewPodRow(p))
 	}
 	return batchMsg{gen: 1, b: b}
 }
@@ -193,7 +194,7 @@ func TestCursorFollowsPodAcrossUpdates(t *testing.T) {
 	}
 	// Deleting the selected pod keeps the cursor at the same place, not at the top.
 	idx := m.tree.cursor
-	m = send(m, batchMsg{gen: 1, b: kube.Batch{State: kube.Live, DeletedPods: []types.UID{"payments/ledger-5d9c7b6f4d-q7r2m"}}})
+	m = send(m, batchMsg{gen: 1, b: live.Batch{State: live.Live, DeletedPods: []types.UID{"payments/ledger-5d9c7b6f4d-q7r2m"}}})
 	if m.tree.cursor != min(idx, len(m.tree.lines)-1) {
 		t.Fatalf("cursor jumped from %d to %d", idx, m.tree.cursor)
 	}
@@ -217,7 +218,7 @@ func TestFilterAndProblemsOnly(t *testing.T) {
 	}
 	m = send(m, keyPress("!"))
 	for _, l := range m.tree.lines {
-		if l.kind == podNode && l.health == kube.Healthy {
+		if l.kind == podNode && l.health == live.Healthy {
 			t.Fatalf("problems-only shows healthy pod %s", l.label())
 		}
 	}

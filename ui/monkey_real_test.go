@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/action"
 	"github.com/kdoctor-dev/kdoctor/kube/kubetest"
 )
 
@@ -78,7 +79,7 @@ func TestMonkeyReadOnlyAgainstRealAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	logDir := t.TempDir()
-	log, err := kube.OpenSessionLog(logDir)
+	log, err := action.OpenSessionLog(logDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +350,7 @@ func TestMonkeyReadOnlyDemo(t *testing.T) {
 	d := newDemo(t)
 	d.GuardReadOnly()
 	logDir := t.TempDir()
-	log, err := kube.OpenSessionLog(logDir)
+	log, err := action.OpenSessionLog(logDir)
 	if err != nil {
 		t.Fatal(err)
 	}

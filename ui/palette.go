@@ -15,6 +15,7 @@ import (
 
 	"github.com/kdoctor-dev/kdoctor/kube"
 	"github.com/kdoctor-dev/kdoctor/kube/inspect"
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 	"github.com/kdoctor-dev/kdoctor/themes"
 )
 
@@ -268,7 +269,7 @@ func (m Model) scopeName() string {
 func (m Model) runPalette(it paletteItem) (tea.Model, tea.Cmd) {
 	switch it.verb {
 	case "ns":
-		m.scope = kube.Scope{}
+		m.scope = live.Scope{}
 		if it.arg != "" {
 			m.scope.Namespaces = []string{it.arg}
 		}
@@ -312,7 +313,7 @@ func (m *Model) switchSource(msg sourceMsg) tea.Cmd {
 	}
 	m.src = msg.src
 	m.env.src, m.env.actions = msg.src, newActions(msg.src, m.opts.SessionLog)
-	m.scope = kube.Scope{}
+	m.scope = live.Scope{}
 	if ns := msg.src.Info().Namespace; ns != "" {
 		m.scope.Namespaces = []string{ns}
 	}

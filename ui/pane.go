@@ -15,6 +15,7 @@ import (
 
 	"github.com/kdoctor-dev/kdoctor/diag"
 	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/action"
 	"github.com/kdoctor-dev/kdoctor/themes"
 )
 
@@ -93,8 +94,8 @@ func (s subject) String() string {
 }
 
 // target is the subject as the diagnosis names it.
-func (s subject) target() kube.Target {
-	return kube.Target{Kind: s.kind, Namespace: s.namespace, Name: s.name}
+func (s subject) target() diag.Target {
+	return diag.Target{Kind: s.kind, Namespace: s.namespace, Name: s.name}
 }
 
 // paneEnv is what panes need from the root: the cluster, the clock, the
@@ -102,7 +103,7 @@ func (s subject) target() kube.Target {
 type paneEnv struct {
 	ctx       context.Context
 	src       kube.Source
-	actions   *kube.Actions
+	actions   *action.Actions
 	styles    themes.Styles
 	keys      KeyMap
 	now       func() time.Time

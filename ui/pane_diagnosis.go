@@ -14,6 +14,8 @@ import (
 
 	"github.com/kdoctor-dev/kdoctor/diag"
 	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/facts"
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 	"github.com/kdoctor-dev/kdoctor/themes"
 )
 
@@ -83,7 +85,7 @@ func (p *diagnosisPane) walk() tea.Cmd {
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(parent, 30*time.Second)
 		defer cancel()
-		facts, err := kube.Gather(ctx, src.Client(), t, kube.GatherOptions{Now: now(), Logs: src.PodLogs})
+		facts, err := facts.Gather(ctx, src.Client(), t, facts.GatherOptions{Now: now(), Logs: src.PodLogs})
 		if err != nil {
 			return diagnosisMsg{reply: r, err: err}
 		}
@@ -146,7 +148,7 @@ func (p *diagnosisPane) showProgress() {
 	var b strings.Builder
 	b.WriteString(st.Muted.Render("Walking the decision tree, as a senior engineer would by hand:") + "\n\n")
 	for i, s := range stepTitles {
-		fmt.Fprintf(&b, "  %s %d. %-8s %s\n", st.Health[kube.Pending].Render("…"), i+1, s.name, st.Muted.Render(s.what))
+		fmt.Fprintf(&b, "  %s %d. %-8s %s\n", st.Health[live.Pending].Render("…"), i+1, s.name, st.Muted.Render(s.what))
 	}
 	p.setStyled(b.String(), "")
 }
@@ -198,7 +200,7 @@ func renderDiagnosis(st themes.Styles, d *diag.Diagnosis, width int) string {
 	width = max(width, 30)
 	var b strings.Builder
 	sev := func(s diag.Severity) string {
-		h := kube.SeverityHealth(s)
+		h := live.SeverityHealth(s)
 		return st.Health[h].Render(healthSymbol[h] + " " + s.String())
 	}
 	wrap := func(indent, text string) {
@@ -264,8 +266,8 @@ func renderDiagnosis(st themes.Styles, d *diag.Diagnosis, width int) string {
 	}
 	b.WriteString("\n" + st.Title.Render("The walk") + "\n")
 	for i, s := range d.Steps {
-		h := map[diag.StepStatus]kube.Health{diag.StatusOK: kube.Healthy, diag.StatusProblem: kube.Failing,
-			diag.StatusIncomplete: kube.Warning, diag.StatusSkipped: kube.Pending}[s.Status]
+		h := map[diag.StepStatus]live.Health{diag.StatusOK: live.Healthy, diag.StatusProblem: live.Failing,
+			diag.StatusIncomplete: live.Warning, diag.StatusSkipped: live.Pending}[s.Status]
 		line := fmt.Sprintf("  %s %d. %-8s %s", st.Health[h].Render(healthSymbol[h]), i+1, s.Name, st.Health[h].Render(string(s.Status)))
 		if len(s.Findings) > 0 {
 			line += st.Muted.Render("  → " + strings.Join(s.Findings, ", "))

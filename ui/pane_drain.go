@@ -10,6 +10,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/action"
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 )
 
 // drainPane shows a drain's progress, one line per step. The drain itself
@@ -42,8 +44,8 @@ type (
 	}
 	drainEventMsg struct {
 		run      int
-		progress *kube.DrainProgress
-		summary  *kube.DrainSummary
+		progress *action.DrainProgress
+		summary  *action.DrainSummary
 		err      error
 	}
 )
@@ -51,7 +53,7 @@ type (
 // startDrain is the command that starts the drain: the goroutine that runs
 // it is started here, outside Update, and its progress comes back as
 // messages through a channel read by one command at a time.
-func startDrain(env *paneEnv, run int, p *kube.DrainPlan) tea.Cmd {
+func startDrain(env *paneEnv, run int, p *action.DrainPlan) tea.Cmd {
 	acts, program := env.actions, env.ctx
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(program, drainTimeout)
@@ -67,7 +69,7 @@ func startDrain(env *paneEnv, run int, p *kube.DrainPlan) tea.Cmd {
 		go func() {
 			defer cancel()
 			defer close(ch)
-			sum, err := acts.Drain(ctx, p, kube.DrainOptions{Timeout: drainTimeout}, func(pr kube.DrainProgress) {
+			sum, err := acts.Drain(ctx, p, action.DrainOptions{Timeout: drainTimeout}, func(pr action.DrainProgress) {
 				send(drainEventMsg{run: run, progress: &pr})
 			})
 			send(drainEventMsg{run: run, summary: &sum, err: err})
@@ -139,18 +141,18 @@ func (p *drainPane) Key(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 func (p *drainPane) add(msg drainEventMsg) {
 	st := p.st
 	switch {
-	case msg.progress != nil && msg.progress.Step == kube.DrainFinished:
+	case msg.progress != nil && msg.progress.Step == action.DrainFinished:
 		// The summary that follows says it all.
 	case msg.progress != nil:
 		pr := msg.progress
 		line := clean(pr.Message)
 		switch pr.Step {
-		case kube.DrainRetrying:
-			line = st.Health[kube.Warning].Render("↻ " + line)
-		case kube.DrainPodFailed:
+		case action.DrainRetrying:
+			line = st.Health[live.Warning].Render("↻ " + line)
+		case action.DrainPodFailed:
 			line = st.Error.Render("✖ " + line)
-		case kube.DrainEvicted, kube.DrainDeleted, kube.DrainCordoned:
-			line = st.Health[kube.Healthy].Render("✔ " + line)
+		case action.DrainEvicted, action.DrainDeleted, action.DrainCordoned:
+			line = st.Health[live.Healthy].Render("✔ " + line)
 		default:
 			line = st.App.Render("· " + line)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kdoctor-dev/kdoctor/kube"
 	"github.com/kdoctor-dev/kdoctor/kube/inspect"
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 )
 
 // eventsPane lists events, grouped by object and reason, warnings first
@@ -35,7 +36,7 @@ type eventsPane struct {
 	// all shows Normal events too; otherwise warnings only.
 	all     bool
 	loading bool
-	rows    []kube.EventRow // fetched
+	rows    []live.EventRow // fetched
 	fetched bool
 	// truncated says the scope held more events than were read.
 	truncated bool
@@ -45,7 +46,7 @@ type eventsPane struct {
 
 type eventsMsg struct {
 	reply
-	rows      []kube.EventRow
+	rows      []live.EventRow
 	err       error
 	truncated bool
 }
@@ -106,9 +107,9 @@ func (p *eventsPane) load() tea.Cmd {
 		} else {
 			evs, err = inspect.Events(ctx, client, s.kind, s.namespace, s.name)
 		}
-		rows := make([]kube.EventRow, len(evs))
+		rows := make([]live.EventRow, len(evs))
 		for i := range evs {
-			rows[i] = kube.NewEventRow(&evs[i])
+			rows[i] = live.NewEventRow(&evs[i])
 		}
 		return eventsMsg{reply: r, rows: rows, err: err, truncated: truncated}
 	}
@@ -168,7 +169,7 @@ func (p *eventsPane) Key(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 }
 
 // shown is what the pane lists now.
-func (p *eventsPane) shown() []kube.EventRow {
+func (p *eventsPane) shown() []live.EventRow {
 	rows := p.rows
 	if p.inScope && !p.all {
 		rows = p.feed.Rows()
@@ -185,7 +186,7 @@ func (p *eventsPane) shown() []kube.EventRow {
 	if p.all {
 		return rows
 	}
-	var out []kube.EventRow
+	var out []live.EventRow
 	for _, r := range rows {
 		if r.Type == "" || r.Type == corev1.EventTypeWarning {
 			out = append(out, r)
@@ -196,7 +197,7 @@ func (p *eventsPane) shown() []kube.EventRow {
 
 func (p *eventsPane) styleLine(i int) lipgloss.Style {
 	if p.warn[i] {
-		return p.st.Health[kube.Warning]
+		return p.st.Health[live.Warning]
 	}
 	return p.st.App
 }

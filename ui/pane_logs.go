@@ -11,6 +11,8 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/action"
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 )
 
 // logsPane streams one container's log (or all of a pod's, tagged) into a
@@ -21,9 +23,9 @@ type logsPane struct {
 	env        *paneEnv
 	id, req    int
 	subj       subject
-	stream     *kube.LogStream
-	ring       *kube.LogRing
-	opts       kube.LogOptions
+	stream     *action.LogStream
+	ring       *action.LogRing
+	opts       action.LogOptions
 	containers []string
 	ends       []string
 	skipped    int64
@@ -38,12 +40,12 @@ type logsPane struct {
 type (
 	logStreamMsg struct {
 		reply
-		stream *kube.LogStream
+		stream *action.LogStream
 		err    error
 	}
 	logChunkMsg struct {
 		reply
-		chunk kube.LogChunk
+		chunk action.LogChunk
 		err   error
 	}
 )
@@ -94,7 +96,7 @@ func (p *logsPane) Close() {
 func (p *logsPane) open(previous bool) tea.Cmd {
 	p.Close()
 	p.req++
-	p.opts = kube.LogOptions{
+	p.opts = action.LogOptions{
 		Container: p.subj.container, Previous: previous, Follow: !previous && !p.noFollow,
 		TailLines: p.env.logTail, Timestamps: p.timestamps, BufferLines: p.env.logBuffer,
 	}
@@ -102,7 +104,7 @@ func (p *logsPane) open(previous bool) tea.Cmd {
 	if p.subj.container != "" {
 		p.title += " · " + p.subj.container
 	}
-	p.ring = kube.NewLogRing(p.env.logBuffer, 0)
+	p.ring = action.NewLogRing(p.env.logBuffer, 0)
 	p.ends, p.skipped = nil, 0
 	p.render()
 	what := "logs"
@@ -117,7 +119,7 @@ func (p *logsPane) open(previous bool) tea.Cmd {
 	}
 }
 
-func nextChunk(r reply, st *kube.LogStream) tea.Cmd {
+func nextChunk(r reply, st *action.LogStream) tea.Cmd {
 	return func() tea.Msg {
 		c, err := st.Next(context.Background())
 		return logChunkMsg{reply: r, chunk: c, err: err}
@@ -158,7 +160,7 @@ func (p *logsPane) Update(msg tea.Msg) (tea.Cmd, bool) {
 		p.ring.AppendAll(c.Lines)
 		p.skipped += c.Skipped
 		for _, e := range c.Ended {
-			if e.Status != kube.LogComplete && e.Status != kube.LogStopped {
+			if e.Status != action.LogComplete && e.Status != action.LogStopped {
 				p.ends = append(p.ends, e.Message)
 			}
 		}
@@ -251,7 +253,7 @@ func (p *logsPane) styleLine(i int) lipgloss.Style {
 		if len(p.ends) == 0 {
 			return st.Muted
 		}
-		return st.Health[kube.Warning]
+		return st.Health[live.Warning]
 	}
 	return st.App
 }

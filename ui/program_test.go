@@ -15,6 +15,8 @@ import (
 
 	"github.com/kdoctor-dev/kdoctor/diag"
 	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/demo"
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 	"github.com/kdoctor-dev/kdoctor/themes"
 )
 
@@ -49,7 +51,7 @@ type probeResult struct {
 }
 
 // readOnlyDemo is the demo seen through read-only eyes.
-type readOnlyDemo struct{ *kube.Demo }
+type readOnlyDemo struct{ *demo.Demo }
 
 func (d readOnlyDemo) Info() kube.SourceInfo {
 	i := d.Demo.Info()
@@ -57,9 +59,9 @@ func (d readOnlyDemo) Info() kube.SourceInfo {
 	return i
 }
 
-func newDemo(t *testing.T) *kube.Demo {
+func newDemo(t *testing.T) *demo.Demo {
 	t.Helper()
-	d, err := kube.NewDemo(os.DirFS("../testdata/scenarios"), ".", demoNow)
+	d, err := demo.NewDemo(os.DirFS("../testdata/scenarios"), ".", demoNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +111,7 @@ func startProgramWith(t *testing.T, opts Options, w, h int) *run {
 		<-r.done
 		cancel()
 	})
-	r.until("the tree is live", func(m Model) bool { return m.state == kube.Live && m.tree.Len() > 0 })
+	r.until("the tree is live", func(m Model) bool { return m.state == live.Live && m.tree.Len() > 0 })
 	return r
 }
 
@@ -179,7 +181,7 @@ func (r *run) waitLive() {
 			return false
 		}
 		for _, rs := range m.resources {
-			if rs.State != kube.Live {
+			if rs.State != live.Live {
 				return false
 			}
 		}

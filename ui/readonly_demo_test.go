@@ -14,6 +14,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/action"
+	"github.com/kdoctor-dev/kdoctor/kube/demo"
 )
 
 // everyKey is every key a user can press except the two that quit (q and
@@ -77,7 +79,7 @@ func TestDemoReadOnlyEveryKey(t *testing.T) {
 	d.GuardReadOnly()
 	before := clusterState(t, d.Client())
 	logDir := t.TempDir()
-	log, err := kube.OpenSessionLog(logDir)
+	log, err := action.OpenSessionLog(logDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +149,7 @@ func TestDemoReadOnlyEveryKey(t *testing.T) {
 
 // prodSource is a read-only source as Connect returns it for a context the
 // config marks read-only.
-type prodSource struct{ *kube.Demo }
+type prodSource struct{ *demo.Demo }
 
 func (p prodSource) Info() kube.SourceInfo {
 	i := p.Demo.Info()

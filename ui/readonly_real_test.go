@@ -11,6 +11,7 @@ import (
 
 	"github.com/kdoctor-dev/kdoctor/kube"
 	"github.com/kdoctor-dev/kdoctor/kube/kubetest"
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 )
 
 // TestReadOnlyEveryKeyAgainstRealAPIServer presses every binding in every
@@ -72,7 +73,7 @@ func TestReadOnlyEveryKeyAgainstRealAPIServer(t *testing.T) {
 	r.typeText("ctx second")
 	r.keys("enter")
 	r.until("the second context", func(m Model) bool {
-		return m.src.Info().Context == "second" && m.state == kube.Live && m.tree.Len() > 0
+		return m.src.Info().Context == "second" && m.state == live.Live && m.tree.Len() > 0
 	})
 	r.keys("G", "c", "r", "s", "u")
 	r.until("a read-only refusal", func(m Model) bool { return strings.Contains(m.status, "read-only mode") })

@@ -11,7 +11,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/demo"
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 )
 
 // TestHostileClusterDataCannotControlTheTerminal: names, causes and log
@@ -35,7 +36,7 @@ func TestHostileClusterDataCannotControlTheTerminal(t *testing.T) {
 }
 
 // slowSource answers logs only after a long time, like an overloaded server.
-type slowSource struct{ *kube.Demo }
+type slowSource struct{ *demo.Demo }
 
 func (s slowSource) PodLogs(ctx context.Context, ns, pod string, o *corev1.PodLogOptions) (io.ReadCloser, error) {
 	select {
@@ -76,7 +77,7 @@ func TestNoLeaksAfterManySwitches(t *testing.T) {
 			r.typeText("ns " + ns)
 			r.keys("enter")
 			r.until("scope "+ns, func(m Model) bool {
-				return len(m.scope.Namespaces) == 1 && m.scope.Namespaces[0] == ns && m.state == kube.Live && m.tree.Len() > 0
+				return len(m.scope.Namespaces) == 1 && m.scope.Namespaces[0] == ns && m.state == live.Live && m.tree.Len() > 0
 			})
 			r.keys("G", "l")
 			r.until("logs", func(m Model) bool { return logsOf(m) != nil && logsOf(m).stream != nil })

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/facts"
 	"github.com/kdoctor-dev/kdoctor/teamrules"
 	"github.com/kdoctor-dev/kdoctor/themes"
 )
@@ -22,19 +23,19 @@ import (
 // logs as the kubelet would.
 type storySource struct {
 	client *fake.Clientset
-	logs   map[kube.LogKey][]byte
+	logs   map[facts.LogKey][]byte
 }
 
 func (s storySource) Client() k8s.Interface { return s.client }
 func (s storySource) Info() kube.SourceInfo { return kube.SourceInfo{Context: "test", Server: "fake"} }
 func (s storySource) PodLogs(_ context.Context, ns, pod string, o *corev1.PodLogOptions) (io.ReadCloser, error) {
-	return io.NopCloser(bytes.NewReader(s.logs[kube.LogKey{Namespace: ns, Pod: pod, Container: o.Container, Previous: o.Previous}])), nil
+	return io.NopCloser(bytes.NewReader(s.logs[facts.LogKey{Namespace: ns, Pod: pod, Container: o.Container, Previous: o.Previous}])), nil
 }
 
 // TestDiagnosisPaneUsesTeamRules: the TUI's diagnosis pane diagnoses with
 // the rule set it was given, so a team rule names the cause on screen.
 func TestDiagnosisPaneUsesTeamRules(t *testing.T) {
-	sc, err := kube.LoadScenario("../testdata/teamrules/db-password-rejected")
+	sc, err := facts.LoadScenario("../testdata/teamrules/db-password-rejected")
 	if err != nil {
 		t.Fatal(err)
 	}

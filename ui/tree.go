@@ -12,7 +12,7 @@ import (
 	"github.com/sahilm/fuzzy"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 )
 
 // nodeKind is the level of a tree line.
@@ -44,8 +44,8 @@ type line struct {
 	depth  uint8
 	open   bool
 	byNode bool
-	health kube.Health
-	pod    *kube.PodRow // pod and container lines
+	health live.Health
+	pod    *live.PodRow // pod and container lines
 	grp    *group       // namespace and node lines
 	bkt    *bucket      // workload lines
 }
@@ -129,7 +129,7 @@ type bucket struct {
 	// filled with the visible pods on each rebuild.
 	jobs map[string]*bucket
 	// per rebuild, over the pods that pass the filter
-	health kube.Health
+	health live.Health
 	count  [4]int
 	note   string
 }
@@ -142,7 +142,7 @@ type group struct {
 	node    string
 	buckets map[wlKey]*bucket
 	// per rebuild
-	health kube.Health
+	health live.Health
 	count  [4]int
 	note   string
 	order  []*bucket
@@ -161,8 +161,8 @@ type PodTree struct {
 	// on every frame, and counting 100k rows per View would cost more
 	// than drawing the screen.
 	counts    [4]int
-	workloads map[types.UID]kube.WorkloadRow
-	nodes     map[string]kube.NodeRow
+	workloads map[types.UID]live.WorkloadRow
+	nodes     map[string]live.NodeRow
 	// failedCreate holds the latest FailedCreate message per owner
 	// ("ns/replicaset-name"), the reason a workload has no pods.
 	failedCreate map[string]string
@@ -207,7 +207,7 @@ type PodTree struct {
 func NewPodTree() PodTree {
 	return PodTree{
 		rows:      map[types.UID]*podItem{},
-		workloads: map[types.UID]kube.WorkloadRow{}, nodes: map[string]kube.NodeRow{}, failedCreate: map[string]string{},
+		workloads: map[types.UID]live.WorkloadRow{}, nodes: map[string]live.NodeRow{}, failedCreate: map[string]string{},
 		jobOwner:  map[jobKey]string{},
 		groups:    map[lineID]*group{},
 		collapsed: map[lineID]bool{}, expanded: map[lineID]bool{},
@@ -219,7 +219,7 @@ func NewPodTree() PodTree {
 // change kept its pod's place, health and filter match (a restart count or
 // a status word, most of a busy cluster's churn): then only those pods'
 // lines are repointed, and a batch costs what it holds, not the cluster size.
-func (t *PodTree) Apply(b kube.Batch) {
+func (t *PodTree) Apply(b live.Batch) {
 	// Jobs first, so the pods of this batch already group under them.
 	structural := t.applyJobs(b)
 	// Nodes first: a quiet pod shows its node's verdict (PodRow.OnNode).
@@ -292,7 +292,7 @@ type jobKey struct{ ns, name string }
 // pods (a Job's owner differs from what its name suggests, which the pods
 // were grouped by), it regroups the pods of Jobs and reports true; owners
 // that match the name, the common case, cost nothing more.
-func (t *PodTree) applyJobs(b kube.Batch) bool {
+func (t *PodTree) applyJobs(b live.Batch) bool {
 	moved := false
 	for _, w := range b.Workloads {
 		if w.Kind != "Job" {
@@ -301,7 +301,7 @@ func (t *PodTree) applyJobs(b kube.Batch) bool {
 		k := jobKey{w.Namespace, w.Name}
 		old, had := t.jobOwner[k]
 		t.jobOwner[k] = w.Owner
-		if (had && old != w.Owner) || (!had && w.Owner != kube.CronJobOfJob(w.Name)) {
+		if (had && old != w.Owner) || (!had && w.Owner != live.CronJobOfJob(w.Name)) {
 			moved = true
 		}
 	}
@@ -310,7 +310,7 @@ func (t *PodTree) applyJobs(b kube.Batch) bool {
 			k := jobKey{w.Namespace, w.Name}
 			if owner, had := t.jobOwner[k]; had {
 				delete(t.jobOwner, k)
-				moved = moved || owner != kube.CronJobOfJob(w.Name)
+				moved = moved || owner != live.CronJobOfJob(w.Name)
 			}
 		}
 	}
@@ -336,7 +336,7 @@ func (t *PodTree) applyJobs(b kube.Batch) bool {
 
 // workloadOf is the pod's workload in the tree: its own guess, corrected
 // by the watched Job's owner when the pod belongs to a Job.
-func (t *PodTree) workloadOf(r *kube.PodRow) (kind, name string) {
+func (t *PodTree) workloadOf(r *live.PodRow) (kind, name string) {
 	if r.Job != "" && len(t.jobOwner) > 0 {
 		if owner, ok := t.jobOwner[jobKey{r.Namespace, r.Job}]; ok {
 			if owner != "" {
@@ -350,7 +350,7 @@ func (t *PodTree) workloadOf(r *kube.PodRow) (kind, name string) {
 
 // searchText joins the fields the filter looks at, lower-cased, separated
 // by NULs so a query never matches across two fields.
-func searchText(r *kube.PodRow) string {
+func searchText(r *live.PodRow) string {
 	var b strings.Builder
 	for _, f := range []string{r.Namespace, r.WorkloadName, r.Name, r.Node, r.Status, r.Cause} {
 		b.WriteString(f)
@@ -364,7 +364,7 @@ func searchText(r *kube.PodRow) string {
 }
 
 // groupOf says where a pod sits in the current grouping.
-func (t *PodTree) groupOf(r *kube.PodRow) (*group, wlKey) {
+func (t *PodTree) groupOf(r *live.PodRow) (*group, wlKey) {
 	if t.byNode {
 		name := r.Node
 		if name == "" {
@@ -402,12 +402,12 @@ func (g *group) bucket(k wlKey) *bucket {
 // the item (not in maps keyed by UID) keeps a refilter of 100k pods linear
 // and cheap.
 type podItem struct {
-	row     *kube.PodRow
+	row     *live.PodRow
 	search  string
 	bkt     *bucket
 	line    int32       // index of its line in PodTree.lines, -1 when not shown
 	idx     int32       // index in PodTree.items, -1 once deleted
-	health  kube.Health // row.Health, kept here so a rebuild reads no row
+	health  live.Health // row.Health, kept here so a rebuild reads no row
 	matched bool
 }
 
@@ -422,7 +422,7 @@ func (t *PodTree) dropItem(it *podItem) {
 
 // place puts a new or changed pod into its bucket and reports whether the
 // lines must be rebuilt; when they need not, the pod's line now shows r.
-func (t *PodTree) place(r *kube.PodRow) (rebuild bool) {
+func (t *PodTree) place(r *live.PodRow) (rebuild bool) {
 	it := t.rows[r.UID]
 	if it == nil {
 		it = &podItem{line: -1, idx: int32(len(t.items))}
@@ -459,7 +459,7 @@ func (t *PodTree) place(r *kube.PodRow) (rebuild bool) {
 // repoint makes the line of a pod whose place, health and match did not
 // change show its new row. It reports false when that is not enough: an
 // open pod's container lines take their health from the containers.
-func (t *PodTree) repoint(it *podItem, old *kube.PodRow) bool {
+func (t *PodTree) repoint(it *podItem, old *live.PodRow) bool {
 	if it.line < 0 {
 		return true // not shown before, so not now either
 	}
@@ -504,13 +504,13 @@ func (t *PodTree) Counts() [4]int { return t.counts }
 func (t *PodTree) Len() int { return len(t.rows) }
 
 // Node returns what is known of a cluster node.
-func (t *PodTree) Node(name string) (kube.NodeRow, bool) {
+func (t *PodTree) Node(name string) (live.NodeRow, bool) {
 	n, ok := t.nodes[name]
 	return n, ok
 }
 
 // Pod finds a pod by namespace and name.
-func (t *PodTree) Pod(ns, name string) *kube.PodRow {
+func (t *PodTree) Pod(ns, name string) *live.PodRow {
 	for _, it := range t.items {
 		if it.row.Namespace == ns && it.row.Name == name {
 			return it.row
@@ -742,7 +742,7 @@ func (t *PodTree) ToggleByNode() bool {
 }
 
 // Selected returns the pod under the cursor (or owning the container under it).
-func (t *PodTree) Selected() *kube.PodRow {
+func (t *PodTree) Selected() *live.PodRow {
 	if t.cursor < len(t.lines) {
 		return t.lines[t.cursor].pod
 	}
@@ -774,7 +774,7 @@ func (t *PodTree) Select(ns, name string) bool {
 	if t.filter != "" {
 		t.SetFilter("")
 	}
-	t.problemsOnly = t.problemsOnly && p.Health != kube.Healthy
+	t.problemsOnly = t.problemsOnly && p.Health != live.Healthy
 	delete(t.collapsed, lineID{kind: nsNode, name: ns})
 	delete(t.collapsed, lineID{kind: k8sNodeNode, name: p.Node})
 	if b := t.rows[p.UID].bkt; b != nil {
@@ -879,7 +879,7 @@ func (t *PodTree) Toggle() {
 }
 
 func (t *PodTree) visible(it *podItem) bool {
-	return it.matched && (!t.problemsOnly || it.health != kube.Healthy)
+	return it.matched && (!t.problemsOnly || it.health != live.Healthy)
 }
 
 // rebuild recomputes the visible lines, keeping the cursor on the same object
@@ -892,7 +892,7 @@ func (t *PodTree) rebuild() {
 
 	groups := make([]*group, 0, len(t.groups))
 	for id, g := range t.groups {
-		g.health, g.count, g.order = kube.Healthy, [4]int{}, g.order[:0]
+		g.health, g.count, g.order = live.Healthy, [4]int{}, g.order[:0]
 		for k, b := range g.buckets {
 			if len(b.pods) == 0 && b.note == "" {
 				delete(g.buckets, k)
@@ -905,7 +905,7 @@ func (t *PodTree) rebuild() {
 				})
 				b.sorted = true
 			}
-			b.health, b.count = kube.Healthy, [4]int{}
+			b.health, b.count = live.Healthy, [4]int{}
 			if b.note != "" {
 				b.health = b.noteHealth()
 			}
@@ -1013,7 +1013,7 @@ func (t *PodTree) appendJobs(lines []line, b *bucket, depth uint8, filtering boo
 		b.jobs = map[string]*bucket{}
 	}
 	for _, jb := range b.jobs {
-		jb.pods, jb.health, jb.count = jb.pods[:0], kube.Healthy, [4]int{}
+		jb.pods, jb.health, jb.count = jb.pods[:0], live.Healthy, [4]int{}
 	}
 	var order []*bucket
 	for _, it := range b.pods { // sorted by health, so each Job's pods stay sorted
@@ -1054,11 +1054,11 @@ func (t *PodTree) appendJobs(lines []line, b *bucket, depth uint8, filtering boo
 	return lines
 }
 
-func (b *bucket) noteHealth() kube.Health {
+func (b *bucket) noteHealth() live.Health {
 	if strings.Contains(b.note, "FailedCreate") {
-		return kube.Failing
+		return live.Failing
 	}
-	return kube.Warning
+	return live.Warning
 }
 
 func (t *PodTree) appendPod(lines []line, it *podItem, depth uint8) []line {
@@ -1072,8 +1072,8 @@ func (t *PodTree) appendPod(lines []line, it *podItem, depth uint8) []line {
 		return lines
 	}
 	for i, c := range p.Containers {
-		h := kube.Healthy
-		if !c.Ready && !c.Init && p.Health != kube.Healthy {
+		h := live.Healthy
+		if !c.Ready && !c.Init && p.Health != live.Healthy {
 			h = p.Health
 		}
 		lines = append(lines, line{id: lineID{kind: containerNode, name: string(p.UID), ctr: int32(i)}, kind: containerNode, depth: depth + 1,
@@ -1105,14 +1105,14 @@ func (t *PodTree) addMissingWorkloads() {
 		if t.filter != "" && !t.matches(strings.ToLower(w.Namespace+"\x00"+w.Name+"\x00missing\x00failedcreate")) {
 			continue
 		}
-		g, k := t.groupOf(&kube.PodRow{Namespace: w.Namespace, WorkloadKind: w.Kind, WorkloadName: w.Name})
+		g, k := t.groupOf(&live.PodRow{Namespace: w.Namespace, WorkloadKind: w.Kind, WorkloadName: w.Name})
 		g.bucket(k).note = note
 	}
 }
 
 // failedCreateFor finds the FailedCreate message of a workload: on itself, or
 // for a Deployment on one of its ReplicaSets (named <deployment>-<hash>).
-func (t *PodTree) failedCreateFor(w kube.WorkloadRow) string {
+func (t *PodTree) failedCreateFor(w live.WorkloadRow) string {
 	if msg, ok := t.failedCreate[w.Namespace+"/"+w.Name]; ok {
 		return msg
 	}

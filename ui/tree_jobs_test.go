@@ -8,10 +8,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 )
 
-func jobPod(ns, job, name string, phase corev1.PodPhase) kube.PodRow {
+func jobPod(ns, job, name string, phase corev1.PodPhase) live.PodRow {
 	yes := true
 	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID(ns + "/" + name),
@@ -23,7 +23,7 @@ func jobPod(ns, job, name string, phase corev1.PodPhase) kube.PodRow {
 		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "main", State: corev1.ContainerState{
 			Terminated: &corev1.ContainerStateTerminated{Reason: "Error", ExitCode: 1}}}}
 	}
-	return kube.NewPodRow(p)
+	return live.NewPodRow(p)
 }
 
 // treeOutline renders the tree's lines as "depth label" for comparison.
@@ -41,7 +41,7 @@ func treeOutline(t *PodTree) string {
 func TestTreeShowsCronJobJobPod(t *testing.T) {
 	tr := NewPodTree()
 	tr.SetSize(160, 40)
-	tr.Apply(kube.Batch{Pods: []kube.PodRow{
+	tr.Apply(live.Batch{Pods: []live.PodRow{
 		jobPod("reporting", "nightly-report-29917560", "nightly-report-29917560-abcde", corev1.PodSucceeded),
 		jobPod("reporting", "nightly-report-29919000", "nightly-report-29919000-8fk2x", corev1.PodFailed),
 		jobPod("reporting", "nightly-report-29919000", "nightly-report-29919000-t6mnb", corev1.PodFailed),
@@ -54,7 +54,7 @@ func TestTreeShowsCronJobJobPod(t *testing.T) {
 	if !strings.Contains(before, "CronJob export\n") {
 		t.Fatalf("before the Jobs are known, the name guess groups export-20261120 under CronJob export:\n%s", before)
 	}
-	tr.Apply(kube.Batch{Workloads: []kube.WorkloadRow{
+	tr.Apply(live.Batch{Workloads: []live.WorkloadRow{
 		{UID: "j1", Kind: "Job", Namespace: "reporting", Name: "nightly-report-29919000", Owner: "nightly-report"},
 		{UID: "j2", Kind: "Job", Namespace: "reporting", Name: "nightly-report-29917560", Owner: "nightly-report"},
 		{UID: "j3", Kind: "Job", Namespace: "reporting", Name: "export-20261120"},
@@ -79,7 +79,7 @@ func TestTreeShowsCronJobJobPod(t *testing.T) {
 	// A Job line is a workload line: enter diagnoses job/NAME.
 	for _, l := range tr.lines {
 		if l.kind == workloadNode && l.bkt.key.name == "nightly-report-29919000" {
-			if l.bkt.key.kind != "Job" || l.health != kube.Failing || l.count()[kube.Failing] != 2 {
+			if l.bkt.key.kind != "Job" || l.health != live.Failing || l.count()[live.Failing] != 2 {
 				t.Errorf("job line %+v, count %v", l.bkt.key, l.count())
 			}
 		}

@@ -9,7 +9,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 	"github.com/kdoctor-dev/kdoctor/themes"
 )
 
@@ -256,14 +256,14 @@ func summaryText(c [4]int) string {
 		noun = "pod"
 	}
 	parts := []string{fmt.Sprintf("%d %s", total, noun)}
-	if c[kube.Failing] > 0 {
-		parts = append(parts, fmt.Sprintf("%d failing", c[kube.Failing]))
+	if c[live.Failing] > 0 {
+		parts = append(parts, fmt.Sprintf("%d failing", c[live.Failing]))
 	}
-	if c[kube.Warning] > 0 {
-		parts = append(parts, fmt.Sprintf("%d warning", c[kube.Warning]))
+	if c[live.Warning] > 0 {
+		parts = append(parts, fmt.Sprintf("%d warning", c[live.Warning]))
 	}
-	if c[kube.Pending] > 0 {
-		parts = append(parts, fmt.Sprintf("%d pending", c[kube.Pending]))
+	if c[live.Pending] > 0 {
+		parts = append(parts, fmt.Sprintf("%d pending", c[live.Pending]))
 	}
 	return strings.Join(parts, " · ")
 }

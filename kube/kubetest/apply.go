@@ -23,7 +23,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 
-	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/facts"
 )
 
 // Applied is what ApplyScenario created.
@@ -90,14 +90,14 @@ func rank(kind string) int {
 // kubelet. Several scenarios can be applied to one server as long as their
 // namespaced objects do not collide; namespaces, nodes and other
 // cluster-scoped objects that already exist are reused.
-func (s *Server) ApplyScenario(ctx context.Context, sc *kube.Scenario) (*Applied, error) {
+func (s *Server) ApplyScenario(ctx context.Context, sc *facts.Scenario) (*Applied, error) {
 	a := &Applied{Scenario: sc.Name, UIDs: map[types.UID]types.UID{}}
 	ap, err := s.newApplier(a)
 	if err != nil {
 		return nil, fmt.Errorf("kubetest: apply %s: %w", sc.Name, err)
 	}
 	objs := sc.ShiftedTo(time.Now())
-	sort.SliceStable(objs, func(i, j int) bool { return rank(kube.KindOf(objs[i])) < rank(kube.KindOf(objs[j])) })
+	sort.SliceStable(objs, func(i, j int) bool { return rank(facts.KindOf(objs[i])) < rank(facts.KindOf(objs[j])) })
 	type deletion struct {
 		gvr       schema.GroupVersionResource
 		namespace string
@@ -108,7 +108,7 @@ func (s *Server) ApplyScenario(ctx context.Context, sc *kube.Scenario) (*Applied
 	}
 	var deletions []deletion
 	for _, o := range objs {
-		kind := kube.KindOf(o)
+		kind := facts.KindOf(o)
 		terminating := o.GetDeletionTimestamp() != nil
 		grace := o.GetDeletionGracePeriodSeconds()
 		created, gvr, err := ap.apply(ctx, o)
@@ -138,7 +138,7 @@ func (s *Server) ApplyScenario(ctx context.Context, sc *kube.Scenario) (*Applied
 	return a, nil
 }
 
-func objName(o kube.Object) string {
+func objName(o facts.Object) string {
 	if o.GetNamespace() == "" {
 		return o.GetName()
 	}
@@ -196,8 +196,8 @@ func (ap *applier) resource(gvr schema.GroupVersionResource, namespace string) d
 }
 
 // apply creates one object and writes its status.
-func (ap *applier) apply(ctx context.Context, o kube.Object) (*unstructured.Unstructured, schema.GroupVersionResource, error) {
-	kind := kube.KindOf(o)
+func (ap *applier) apply(ctx context.Context, o facts.Object) (*unstructured.Unstructured, schema.GroupVersionResource, error) {
+	kind := facts.KindOf(o)
 	gvk := o.GetObjectKind().GroupVersionKind()
 	m, err := ap.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
@@ -299,7 +299,7 @@ func (ap *applier) ensureNamespace(ctx context.Context, name string) error {
 
 // prepare clears server-owned metadata and rewrites references to
 // scenario UIDs into server UIDs.
-func (ap *applier) prepare(o kube.Object) {
+func (ap *applier) prepare(o facts.Object) {
 	o.SetUID("")
 	o.SetResourceVersion("")
 	o.SetGeneration(0)
@@ -468,7 +468,7 @@ func fixStatus(kind string, status map[string]any, scenarioGen int64, created *u
 	}
 }
 
-func toUnstructured(o kube.Object) (*unstructured.Unstructured, error) {
+func toUnstructured(o facts.Object) (*unstructured.Unstructured, error) {
 	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
 	if err != nil {
 		return nil, err

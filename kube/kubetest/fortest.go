@@ -6,13 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/facts"
 )
 
 // StartForTest starts a server for one test (skipped under -short), applies
 // the named scenarios of testdata/scenarios (all of them for "*"), and
 // closes the server when the test ends. It returns the scenarios applied.
-func StartForTest(t testing.TB, opts Options, scenarios ...string) (*Server, []*kube.Scenario) {
+func StartForTest(t testing.TB, opts Options, scenarios ...string) (*Server, []*facts.Scenario) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("needs the real API server (not in -short mode)")
@@ -29,15 +29,15 @@ func StartForTest(t testing.TB, opts Options, scenarios ...string) (*Server, []*
 		t.Fatal(err)
 	}
 	dir := filepath.Join(root, "testdata", "scenarios")
-	var applied []*kube.Scenario
+	var applied []*facts.Scenario
 	if len(scenarios) == 1 && scenarios[0] == "*" {
-		applied, err = kube.LoadScenarios(dir)
+		applied, err = facts.LoadScenarios(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
 	} else {
 		for _, name := range scenarios {
-			sc, err := kube.LoadScenario(filepath.Join(dir, name))
+			sc, err := facts.LoadScenario(filepath.Join(dir, name))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -33,7 +33,7 @@ import (
 	"k8s.io/cri-streaming/pkg/streaming/remotecommand"
 	utilexec "k8s.io/utils/exec"
 
-	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/facts"
 )
 
 // FakeKubelet stands in for the kubelets of every node whose status points
@@ -49,7 +49,7 @@ type FakeKubelet struct {
 	port   int
 
 	mu      sync.Mutex
-	logs    map[kube.LogKey]*logBuf
+	logs    map[facts.LogKey]*logBuf
 	changed chan struct{} // closed and replaced whenever a log grows
 	noShell map[containerRef]bool
 	pinned  map[types.UID]bool // pods a scenario shows stuck Terminating
@@ -106,7 +106,7 @@ func newFakeKubelet(cfg *rest.Config) (*FakeKubelet, error) {
 		client:  client,
 		ln:      ln,
 		port:    ln.Addr().(*net.TCPAddr).Port,
-		logs:    map[kube.LogKey]*logBuf{},
+		logs:    map[facts.LogKey]*logBuf{},
 		changed: make(chan struct{}),
 		noShell: map[containerRef]bool{},
 		pinned:  map[types.UID]bool{},
@@ -148,7 +148,7 @@ func (k *FakeKubelet) Port() int { return k.port }
 
 // LoadLogs registers container logs (as Scenario.Logs holds them), replacing
 // any log already registered under the same key.
-func (k *FakeKubelet) LoadLogs(logs map[kube.LogKey][]byte) {
+func (k *FakeKubelet) LoadLogs(logs map[facts.LogKey][]byte) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	for key, data := range logs {
@@ -163,7 +163,7 @@ func (k *FakeKubelet) LoadLogs(logs map[kube.LogKey][]byte) {
 
 // AppendLog adds a line to a container's log now; followers (`logs -f`)
 // receive it at once.
-func (k *FakeKubelet) AppendLog(key kube.LogKey, line string) {
+func (k *FakeKubelet) AppendLog(key facts.LogKey, line string) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	b := k.logs[key]
@@ -407,7 +407,7 @@ func (k *FakeKubelet) serveLogs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Sprintf("container %q not found in pod %q", container, podName), http.StatusNotFound)
 		return
 	}
-	key := kube.LogKey{Namespace: ns, Pod: podName, Container: container, Previous: opts.Previous}
+	key := facts.LogKey{Namespace: ns, Pod: podName, Container: container, Previous: opts.Previous}
 	inst, err := logInstance(pod, container, opts.Previous)
 	if err != nil {
 		// The scenario's log files are the truth about which logs exist,
@@ -486,7 +486,7 @@ func writeError(w http.ResponseWriter, msg string, code int) {
 	_, _ = io.WriteString(w, msg)
 }
 
-func (k *FakeKubelet) hasLog(key kube.LogKey) bool {
+func (k *FakeKubelet) hasLog(key facts.LogKey) bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	_, ok := k.logs[key]
@@ -572,7 +572,7 @@ func logInstance(p *corev1.Pod, container string, previous bool) (instance, erro
 
 // writeLogs writes the selected lines, then with follow keeps writing new
 // ones until the client goes away, the container stops or limitBytes is hit.
-func (k *FakeKubelet) writeLogs(w http.ResponseWriter, ctx context.Context, key kube.LogKey, inst instance, opts *corev1.PodLogOptions) {
+func (k *FakeKubelet) writeLogs(w http.ResponseWriter, ctx context.Context, key facts.LogKey, inst instance, opts *corev1.PodLogOptions) {
 	flusher, _ := w.(http.Flusher)
 	w.Header().Set("Content-Type", "text/plain")
 	w.WriteHeader(http.StatusOK)
@@ -644,7 +644,7 @@ func (k *FakeKubelet) writeLogs(w http.ResponseWriter, ctx context.Context, key 
 
 // snapshot copies the lines from index from on, with their timestamps, the
 // index to continue from and the channel closed on the next change.
-func (k *FakeKubelet) snapshot(key kube.LogKey, from int, inst instance) ([]logLine, int, <-chan struct{}) {
+func (k *FakeKubelet) snapshot(key facts.LogKey, from int, inst instance) ([]logLine, int, <-chan struct{}) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	var all []logLine

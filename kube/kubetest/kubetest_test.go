@@ -34,7 +34,7 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/kubectl/pkg/drain"
 
-	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/facts"
 	"github.com/kdoctor-dev/kdoctor/kube/kubetest"
 )
 
@@ -99,7 +99,7 @@ func timeout(t *testing.T, d time.Duration) context.Context {
 
 var (
 	scenariosOnce sync.Once
-	scenarios     []*kube.Scenario
+	scenarios     []*facts.Scenario
 	applied       map[string]*kubetest.Applied
 	scenariosErr  error
 )
@@ -118,12 +118,12 @@ func scenarioRoot(t *testing.T) string {
 }
 
 // applyAll applies every scenario into the shared server, once.
-func applyAll(t *testing.T) ([]*kube.Scenario, map[string]*kubetest.Applied) {
+func applyAll(t *testing.T) ([]*facts.Scenario, map[string]*kubetest.Applied) {
 	t.Helper()
 	s := server(t)
 	scenariosOnce.Do(func() {
 		root := scenarioRoot(t)
-		scenarios, scenariosErr = kube.LoadScenarios(root)
+		scenarios, scenariosErr = facts.LoadScenarios(root)
 		if scenariosErr == nil && len(scenarios) == 0 {
 			scenariosErr = fmt.Errorf("no scenario under %s", root)
 		}
@@ -246,10 +246,10 @@ func stateString(s corev1.ContainerState) string {
 }
 
 // previousLogScenario picks oom-killed, else any scenario with a previous log.
-func previousLogScenario(t *testing.T) (*kube.Scenario, kube.LogKey) {
+func previousLogScenario(t *testing.T) (*facts.Scenario, facts.LogKey) {
 	all, _ := applyAll(t)
-	var pick *kube.Scenario
-	var key kube.LogKey
+	var pick *facts.Scenario
+	var key facts.LogKey
 	for _, sc := range all {
 		for k := range sc.Logs {
 			if k.Previous && (pick == nil || sc.Name == "oom-killed" && pick.Name != "oom-killed") {
@@ -393,8 +393,8 @@ func TestLogErrorsLikeKubelet(t *testing.T) {
 func TestFollowLogs(t *testing.T) {
 	s := server(t)
 	fixtures(t)
-	key := kube.LogKey{Namespace: testNS, Pod: "shell", Container: "app"}
-	s.Kubelet().LoadLogs(map[kube.LogKey][]byte{key: []byte("one\ntwo\n")})
+	key := facts.LogKey{Namespace: testNS, Pod: "shell", Container: "app"}
+	s.Kubelet().LoadLogs(map[facts.LogKey][]byte{key: []byte("one\ntwo\n")})
 	ctx := timeout(t, 15*time.Second)
 	stream, err := s.Client().CoreV1().Pods(testNS).GetLogs("shell", &corev1.PodLogOptions{Container: "app", Follow: true}).Stream(ctx)
 	if err != nil {

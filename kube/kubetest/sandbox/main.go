@@ -20,7 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/facts"
 	"github.com/kdoctor-dev/kdoctor/kube/kubetest"
 )
 
@@ -95,7 +95,7 @@ type examplePod struct {
 }
 
 func applyScenarios(ctx context.Context, srv *kubetest.Server, dir string) (*examplePod, error) {
-	scenarios, err := kube.LoadScenarios(dir)
+	scenarios, err := facts.LoadScenarios(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		fmt.Printf("no scenarios: %s does not exist\n", dir)
 		return nil, nil
@@ -110,7 +110,7 @@ func applyScenarios(ctx context.Context, srv *kubetest.Server, dir string) (*exa
 			return nil, err
 		}
 		fmt.Printf("  applied %-34s %3d objects, %2d pods\n", sc.Name, len(a.Objects), len(a.Pods()))
-		keys := make([]kube.LogKey, 0, len(sc.Logs))
+		keys := make([]facts.LogKey, 0, len(sc.Logs))
 		for k := range sc.Logs {
 			keys = append(keys, k)
 		}

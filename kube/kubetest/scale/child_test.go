@@ -26,6 +26,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 	"github.com/kdoctor-dev/kdoctor/themes"
 	"github.com/kdoctor-dev/kdoctor/ui"
 )
@@ -413,7 +414,7 @@ func typeQueries(p *tea.Program, rec *Recorder, queries []string, res *childResu
 // records every frame showing a new one while the parent patches pods,
 // between its "start" and "stop" lines on stdin.
 func eventPhase(p *tea.Program, rec *Recorder, out *json.Encoder, in *bufio.Scanner, res *childResult) error {
-	var visible []kube.PodRow
+	var visible []live.PodRow
 	Inspect(p, func(m ui.Model) { visible = m.VisiblePods() })
 	tracked := map[types.UID]int32{}
 	msg := childMsg{Type: "ready"}

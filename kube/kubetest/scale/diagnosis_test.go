@@ -9,6 +9,7 @@ import (
 
 	"github.com/kdoctor-dev/kdoctor/diag"
 	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/facts"
 )
 
 func genericFlags(kubeconfig string) *genericclioptions.ConfigFlags {
@@ -20,10 +21,10 @@ func genericFlags(kubeconfig string) *genericclioptions.ConfigFlags {
 // liveDiagnosis is what the diagnosis pane does for one pod: gather the
 // facts through the API server (the pod, its owners, events, node, log
 // tails including the previous container's) and walk them.
-func liveDiagnosis(b *testing.B, c *kube.Cluster, sc *kube.Scenario) string {
+func liveDiagnosis(b *testing.B, c *kube.Cluster, sc *facts.Scenario) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	facts, err := kube.Gather(ctx, c.Client(), sc.Target, kube.GatherOptions{})
+	facts, err := facts.Gather(ctx, c.Client(), sc.Target, facts.GatherOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -35,12 +36,12 @@ func liveDiagnosis(b *testing.B, c *kube.Cluster, sc *kube.Scenario) string {
 
 // offlineDiagnosis is `kdoctor diagnose --from-file` on the scenario's
 // directory: read the dump, build the facts, walk them.
-func offlineDiagnosis(b *testing.B, sc *kube.Scenario) string {
-	dump, err := kube.LoadDump([]string{sc.Dir}, nil)
+func offlineDiagnosis(b *testing.B, sc *facts.Scenario) string {
+	dump, err := facts.LoadDump([]string{sc.Dir}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	facts, err := kube.BuildFacts(dump.Set, sc.Target, sc.Newest())
+	facts, err := facts.BuildFacts(dump.Set, sc.Target, sc.Newest())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/facts"
 	"github.com/kdoctor-dev/kdoctor/kube/kubetest"
 )
 
@@ -150,7 +151,7 @@ type fixture struct {
 	kubectl        string
 	kubectlVersion string
 	client         kubernetes.Interface
-	scenario       *kube.Scenario
+	scenario       *facts.Scenario
 	synthetic      int
 }
 
@@ -178,7 +179,7 @@ func startFixture(b *testing.B) *fixture {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if fx.scenario, err = kube.LoadScenario(filepath.Join(root, "testdata", "scenarios", scenarioName)); err != nil {
+	if fx.scenario, err = facts.LoadScenario(filepath.Join(root, "testdata", "scenarios", scenarioName)); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := srv.ApplyScenario(ctx, fx.scenario); err != nil {
@@ -483,7 +484,7 @@ func (fx *fixture) interactive(b *testing.B, n int, set settings) (*FilterResult
 // scenario's files.
 func (fx *fixture) diagnosis(b *testing.B) *DiagnosisResult {
 	sc := fx.scenario
-	d := &DiagnosisResult{Target: sc.Target.String(), Rule: sc.Rule}
+	d := &DiagnosisResult{Target: sc.Target.Path(), Rule: sc.Rule}
 	flags := genericFlags(fx.kubeconfig)
 	cluster, err := kube.Connect(flags, kube.ConnectOptions{})
 	if err != nil {

@@ -1,0 +1,158 @@
+package action_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/term"
+	"golang.org/x/sys/unix"
+
+	"github.com/kdoctor-dev/kdoctor/kube/kubetest"
+)
+
+// openPTY opens a pseudo-terminal pair: the test types into and reads the
+// screen from master, the session gets slave as its terminal.
+func openPTY() (master, slave *os.File, err error) {
+	master, err = os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
+	if err == nil {
+		err = unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0)
+	}
+	if err == nil {
+		slave, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	}
+	if err != nil {
+		master.Close()
+		return nil, nil, err
+	}
+	return master, slave, nil
+}
+
+// testExecTTY runs an interactive shell on a real terminal, as tea.Exec
+// hands it over: raw mode during the session, the terminal's state as it
+// was afterwards, and no key press lost to a reader left behind.
+func (e *realEnv) testExecTTY(t *testing.T) {
+	master, slave, err := openPTY()
+	if err != nil {
+		t.Skipf("no pseudo-terminal here: %v", err)
+	}
+	defer master.Close()
+	defer slave.Close()
+	if err := unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: 120}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := term.GetState(slave.Fd())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var screen bytes.Buffer
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			mu.Lock()
+			screen.Write(buf[:n])
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	waitScreen := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			mu.Lock()
+			got := screen.String()
+			mu.Unlock()
+			if strings.Contains(got, want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("screen %q never showed %q", got, want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+
+	ctx := kubetest.Timeout(t, 30*time.Second)
+	cmd := e.actions(t, rwUser, false).Exec(ctx, realNS, "shell", "app")
+	cmd.SetStdin(slave)
+	cmd.SetStdout(slave)
+	cmd.SetStderr(slave)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Run() }()
+
+	// Type only once the session has the terminal in raw mode, as a user
+	// would after the prompt; the remote shell reads lines ended by Enter
+	// (\r in raw mode).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := term.GetState(slave.Fd())
+		if err == nil && !reflect.DeepEqual(st, before) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the session never put the terminal in raw mode")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := master.WriteString("echo hi\r"); err != nil {
+		t.Fatal(err)
+	}
+	waitScreen("hi\r\n")
+	if _, err := master.WriteString("exit 3\r"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("tty session: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("tty session did not end on exit")
+	}
+	if res := cmd.Result(); !res.TTY || res.ExitCode != 3 {
+		t.Errorf("result = %+v, want a TTY session that exited 3", res)
+	}
+	mu.Lock()
+	got := screen.String()
+	mu.Unlock()
+	if strings.Contains(got, "echo hi") {
+		t.Errorf("the terminal echoed the input locally (%q): it was not in raw mode", got)
+	}
+	after, err := term.GetState(slave.Fd())
+	if err != nil || !reflect.DeepEqual(before, after) {
+		t.Errorf("terminal state not restored after the session (err %v)", err)
+	}
+
+	// The next key press goes to whoever reads the terminal next (the UI),
+	// not to a reader the session left behind.
+	if _, err := master.WriteString("z\n"); err != nil {
+		t.Fatal(err)
+	}
+	read := make(chan string, 1)
+	go func() {
+		buf := make([]byte, 16)
+		n, _ := slave.Read(buf)
+		read <- string(buf[:n])
+	}()
+	select {
+	case s := <-read:
+		if s != "z\n" {
+			t.Errorf("read %q after the session, want \"z\\n\"", s)
+		}
+	case <-time.After(3 * time.Second):
+		t.Error("a key press after the session was swallowed")
+	}
+}

@@ -1,9 +1,0 @@
-//go:build !linux
-
-package kube_test
-
-import "testing"
-
-func (e *realEnv) testExecTTY(t *testing.T) {
-	t.Skip("opening a pseudo-terminal is written for Linux only")
-}
