@@ -213,7 +213,7 @@ func TestEveryRowAnswers(t *testing.T) {
 	}
 	r.keys("esc", "n")
 	r.until("the node rows", func(m Model) bool { return m.tree.byNode })
-	r.keys("g")
+	r.keys("g", "down", "down") // past the pods not scheduled on any node
 	r.until("a node row", func(m Model) bool { return m.selection().kind == "node" })
 	r.keys("d")
 	r.until("the node described", func(m Model) bool {

@@ -55,8 +55,8 @@ func TestReadOnlyEveryKeyAgainstRealAPIServer(t *testing.T) {
 	r.typeText("ledger")
 	r.keys("enter", "G")
 	r.until("the ledger pod", func(m Model) bool { return m.tree.Selected() != nil })
-	every := []string{"enter", "d", "l", "p", "s", "e", "c", "u", "r", "y", "w", "!", "n", "space", "up", "down", "?", "x"}
-	for _, pane := range []string{"enter", "d", "l", "p", "e"} {
+	every := []string{"enter", "d", "y", "l", "p", "s", "e", "c", "u", "r", "Y", "w", "x", "a", "!", "n", "N", "space", "up", "down", "?", "x"}
+	for _, pane := range []string{"enter", "d", "y", "l", "p", "e"} {
 		r.keys(pane)
 		for _, k := range every {
 			r.keys(k)
@@ -65,7 +65,7 @@ func TestReadOnlyEveryKeyAgainstRealAPIServer(t *testing.T) {
 			}
 		}
 		// Logs-pane keys, harmless elsewhere.
-		r.keys("f", "W", "t", "tab", "N")
+		r.keys("f", "s", "w", "t", "tab", "N")
 		r.keys("esc", "esc", "esc")
 		r.until("the pane closed", func(m Model) bool { return m.focus == focusTree })
 	}
