@@ -604,6 +604,9 @@ func (m Model) actionKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			for _, c := range p.Containers {
 				containers = append(containers, c.Name)
 			}
+			if sel.container == "" {
+				sel.container = troubledContainer(p)
+			}
 		}
 		p, cmd := newLogsPane(m.env, m.nextPane(), sel, containers, key.Matches(msg, k.Previous))
 		m.openPane(p)
@@ -620,6 +623,29 @@ func (m Model) actionKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m, say("nothing to copy or write here: open a diagnosis with enter first")
 	}
 	return m, nil
+}
+
+// troubledContainer is the container whose log a person wants first: an
+// init container that fails (the app containers have not even started), a
+// container that restarts, or one that is not ready; "" leaves the choice
+// to kubectl's default (the default-container annotation, else the first).
+func troubledContainer(p *live.PodRow) string {
+	for _, c := range p.Containers {
+		if c.Init && (c.Restarts > 0 || strings.HasPrefix(c.State, "Waiting")) && !strings.Contains(c.State, "PodInitializing") {
+			return c.Name
+		}
+	}
+	for _, c := range p.Containers {
+		if !c.Init && c.Restarts > 0 {
+			return c.Name
+		}
+	}
+	for _, c := range p.Containers {
+		if !c.Init && !c.Ready && strings.HasPrefix(c.State, "Waiting") && !strings.Contains(c.State, "PodInitializing") {
+			return c.Name
+		}
+	}
+	return ""
 }
 
 // logsNeed says what l and p need when the row is not a pod.

@@ -220,14 +220,17 @@ func (p *eventsPane) render() {
 			warnings++
 			p.warn[line] = true
 		}
-		head := fmt.Sprintf("%s %s ×%d  %s/%s", typ, g.reason, g.count, strings.ToLower(g.kind), g.name)
-		if g.namespace != "" {
-			head += " · " + g.namespace
+		// The object is named when the pane lists more than one; its own
+		// pane names it in the title.
+		head := fmt.Sprintf("%s %s ×%d · last %s ago, first %s ago", typ, g.reason, g.count, age(now, g.last), age(now, g.first))
+		b.WriteString(clean(head) + "\n")
+		line++
+		if p.inScope {
+			b.WriteString(clean(fmt.Sprintf("  %s/%s · %s", strings.ToLower(g.kind), g.name, g.namespace)) + "\n")
+			line++
 		}
-		when := fmt.Sprintf("last %s ago, first %s ago", age(now, g.last), age(now, g.first))
-		msg := strings.ReplaceAll(clean(g.message), "\n", " ⏎ ")
-		b.WriteString(clean(head) + "  " + when + "\n  " + msg + "\n")
-		line += 2
+		b.WriteString("  " + strings.ReplaceAll(clean(g.message), "\n", " ⏎ ") + "\n")
+		line++
 	}
 	if len(groups) == 0 {
 		switch {
@@ -240,11 +243,17 @@ func (p *eventsPane) render() {
 		}
 	}
 	p.setText(b.String(), false)
+	groupsOf := func(n int, kind string) string {
+		if n == 1 {
+			return "1 " + kind + " group"
+		}
+		return fmt.Sprintf("%d %s groups", n, kind)
+	}
 	var what string
 	if p.all {
-		what = fmt.Sprintf("%d warning and %d normal groups · warnings first", warnings, len(groups)-warnings)
+		what = groupsOf(warnings, "warning") + " and " + groupsOf(len(groups)-warnings, "normal") + " · warnings first"
 	} else {
-		what = fmt.Sprintf("%d warning groups", len(groups))
+		what = groupsOf(len(groups), "warning")
 	}
 	toggle := "a: all events"
 	if p.all {

@@ -138,7 +138,11 @@ func (p *logsPane) Update(msg tea.Msg) (tea.Cmd, bool) {
 			return nil, true
 		}
 		p.stream = msg.stream
-		p.containers = append([]string(nil), msg.stream.Containers...)
+		// The tree's list names every container (init ones too) for tab; the
+		// stream's names only those it reads.
+		if len(p.containers) == 0 {
+			p.containers = append([]string(nil), msg.stream.Containers...)
+		}
 		if p.subj.container == "" && len(msg.stream.Containers) == 1 {
 			p.subj.container = msg.stream.Containers[0]
 			p.title += " · " + p.subj.container
@@ -314,6 +318,11 @@ func (p *logsPane) statusLine() string {
 		mode = "previous instance"
 	}
 	parts := []string{mode}
+	// A search leads: it is what the reader is doing now, and a narrow
+	// pane cuts the end of this line.
+	if s := p.search.summary(); s != "" {
+		parts = []string{s, mode}
+	}
 	if p.opts.Follow && p.stream != nil {
 		parts = append(parts, "following")
 	}
@@ -326,9 +335,6 @@ func (p *logsPane) statusLine() string {
 	parts = append(parts, fmt.Sprintf("%d lines", p.ring.Len()))
 	if len(p.containers) > 1 {
 		parts = append(parts, "tab: "+strings.Join(p.containers, "/"))
-	}
-	if s := p.search.summary(); s != "" {
-		parts = append(parts, s)
 	}
 	return strings.Join(parts, " · ")
 }
