@@ -124,6 +124,37 @@ func TestTUIEndToEnd(t *testing.T) {
 		return strings.Contains(scr, "previous instance") && strings.Contains(scr, "OutOfMemoryError")
 	})
 
+	// Search the log: a new term replaces the last, smart case.
+	s.send("/")
+	s.typeText("outofmemory")
+	s.send("Enter")
+	s.waitFor("the search", func(scr string) bool { return strings.Contains(scr, `"outofmemory" 1 of 1`) })
+	// Describe shows kubectl describe's own lines, none blank between them.
+	s.send("d")
+	scr = s.waitFor("kubectl describe", func(scr string) bool { return strings.Contains(scr, "Namespace:") })
+	lines := strings.Split(scr, "\n")
+	for i, l := range lines {
+		if strings.Contains(l, "│Name:") && (i+1 == len(lines) || !strings.Contains(lines[i+1], "Namespace:")) {
+			t.Fatalf("describe's Name: line is not followed by Namespace:\n%s", scr)
+		}
+	}
+	s.send("y")
+	s.waitFor("the pod's YAML", func(scr string) bool { return strings.Contains(scr, "kind: Pod") && strings.Contains(scr, "managedFields hidden") })
+	s.send("e")
+	s.waitFor("the pod's events, warnings first", func(scr string) bool {
+		return strings.Contains(scr, "Warning BackOff") && strings.Contains(scr, "warnings first")
+	})
+	s.send("Escape")
+	time.Sleep(300 * time.Millisecond)
+	s.send("up")
+	s.send("d")
+	s.waitFor("the Deployment described", func(scr string) bool {
+		return strings.Contains(scr, "Describe · deployment payments/ledger") && strings.Contains(scr, "Replicas:")
+	})
+	s.send("Escape")
+	time.Sleep(300 * time.Millisecond)
+	s.send("down")
+
 	pod, err := srv.Client().CoreV1().Pods("payments").Get(ctx, "ledger-7d9f8b6c5-qz4wn", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -139,6 +170,12 @@ func TestTUIEndToEnd(t *testing.T) {
 	if err != nil || !node.Spec.Unschedulable {
 		t.Fatalf("node %s not cordoned through the API (err %v)", nodeName, err)
 	}
+	// The palette takes the highlighted namespace.
+	s.send(":")
+	s.typeText("ns pay")
+	s.waitFor("the suggestion", func(scr string) bool { return strings.Contains(scr, "› ns payments") })
+	s.send("Enter")
+	s.waitFor("the payments scope", func(scr string) bool { return strings.Contains(scr, "ns payments") && !strings.Contains(scr, "no pods") })
 	s.send("q")
 	s.waitFor("kdoctor to exit", func(string) bool { return s.dead() })
 	if scr := s.screen(); strings.Contains(scr, "ctx kdoctor-sandbox") {
