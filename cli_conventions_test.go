@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -294,5 +295,59 @@ func TestCompletionDiagnoseTargetsRealAPIServer(t *testing.T) {
 		if !reflect.DeepEqual(got, c.want) || dir != c.dir {
 			t.Errorf("%q: got %q %s, want %q %s (stderr %q)", c.args, got, dir, c.want, c.dir, errOut)
 		}
+	}
+}
+
+// TestKubectlPlugin installs the built binary as kubectl-kdoctor (and its
+// completion helper kubectl_complete-kdoctor) on PATH and drives it through
+// the real kubectl: plugin dispatch, help naming, and plugin completion
+// (kubectl ≥ 1.26 runs the helper for `kubectl __complete kdoctor …`).
+func TestKubectlPlugin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Skip("kubectl is not installed")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "kubectl-kdoctor")
+	if out, err := exec.Command("go", "build", "-ldflags", "-X main.version=v9.8.7", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	if err := os.Symlink("kubectl-kdoctor", filepath.Join(dir, "kubectl_complete-kdoctor")); err != nil {
+		t.Fatal(err)
+	}
+	kc := writeNamesKubeconfig(t, "https://127.0.0.1:1")
+	env := append(os.Environ(), "PATH="+dir+string(os.PathListSeparator)+os.Getenv("PATH"), "KUBECONFIG="+kc)
+	kube := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(kubectl, args...)
+		cmd.Env = env
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("kubectl %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	if out := kube("kdoctor", "--help"); !strings.Contains(out, "  kubectl kdoctor [flags]") || !strings.Contains(out, "diagnose") {
+		t.Errorf("kubectl kdoctor --help:\n%s", out)
+	}
+	if out := kube("kdoctor", "diagnose", "--help"); !strings.Contains(out, "kubectl kdoctor diagnose [TYPE/]NAME [flags]") {
+		t.Errorf("kubectl kdoctor diagnose --help:\n%s", out)
+	}
+	if out := kube("kdoctor", "version"); !strings.HasPrefix(out, "kdoctor v9.8.7 ") {
+		t.Errorf("kubectl kdoctor version: %q", out)
+	}
+	// Plugin completion: subcommands, then values from the kubeconfig
+	// kubectl hands down through the environment.
+	if out := kube("__complete", "kdoctor", "diag"); !strings.HasPrefix(out, "diagnose\t") || !strings.HasSuffix(out, "\n:4\n") {
+		t.Errorf("kubectl __complete kdoctor diag: %q", out)
+	}
+	if out := kube("__complete", "kdoctor", "diagnose", "--context", ""); out != "prod\nstaging\n:4\n" {
+		t.Errorf("kubectl __complete kdoctor diagnose --context '': %q", out)
+	}
+	if out := kube("__complete", "kdoctor", "diagnose", "deploy"); out != "deploy/\n:6\n" {
+		t.Errorf("kubectl __complete kdoctor diagnose deploy: %q", out)
 	}
 }

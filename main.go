@@ -169,6 +169,11 @@ func runAs(inv invocation, args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 
+	if inv.complete {
+		// kubectl prints its own "Completion ended with directive" note;
+		// the helper's copy would only repeat it on the user's terminal.
+		stderr = io.Discard
+	}
 	a := &app{kubeFlags: genericclioptions.NewConfigFlags(true), stdout: stdout, stderr: stderr}
 	root := newRootCmd(a)
 	root.SetArgs(inv.apply(root, args))
