@@ -53,8 +53,8 @@ dump unless --now says otherwise.
 
 Exit codes, for scripts and CI:
   0  the diagnosis ran (and, with --fail-on, found nothing at or above that severity)
-  1  runtime error: the cluster, a file or the kubeconfig could not be read
-  2  usage error: a bad flag, argument or --fail-on value
+  1  runtime error: the cluster, the kubeconfig or a dump file could not be read
+  2  usage error: a bad flag, argument or --fail-on value, or a bad rules file
   3  --fail-on SEVERITY was given and a finding at or above it was found
      (severities: info < warning < error < critical)`,
 		Example: `  kdoctor diagnose web-5d9 -n shop
