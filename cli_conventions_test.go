@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -338,6 +339,19 @@ func TestKubectlPlugin(t *testing.T) {
 	}
 	if out := kube("kdoctor", "version"); !strings.HasPrefix(out, "kdoctor v9.8.7 ") {
 		t.Errorf("kubectl kdoctor version: %q", out)
+	}
+	// Real work through kubectl, whose exit code is the plugin's: a
+	// --fail-on gate in a CI script written with `kubectl kdoctor`.
+	scenario, err := filepath.Abs("testdata/scenarios/oom-killed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := exec.Command(kubectl, "kdoctor", "diagnose", "--from-file", scenario, "-A", "-o", "yaml", "--fail-on", "error")
+	gate.Env = env
+	out, err := gate.Output()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitFindings || !strings.Contains(string(out), "rule: crash.oom-killed") {
+		t.Errorf("kubectl kdoctor diagnose --fail-on error: %v, output %q", err, out)
 	}
 	// Plugin completion: subcommands, then values from the kubeconfig
 	// kubectl hands down through the environment.
