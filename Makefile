@@ -10,7 +10,18 @@ APISERVER_MOD := kube/kubetest/apiserver
 K8S_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(K8S_VER) \
 	-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37
 
-.PHONY: all build demo test test-short bench sandbox lint bin clean
+.PHONY: all build demo test test-short bench sandbox lint bin clean dist
+
+# Release artifacts (make dist): for each platform an archive with the
+# binary, README.md and LICENSE (tar.gz; zip for windows), a sha256 checksum
+# file, and the krew plugin manifest generated from those archives.
+# PLATFORMS=linux/amd64 builds one; RELEASE_URL is where the archives will
+# be published (the manifest's download URIs).
+PLATFORMS   ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+DIST        ?= dist
+RELEASE_URL ?= https://github.com/kdoctor-dev/kdoctor/releases/download/$(VERSION)
+SHA256SUM   ?= $(shell command -v sha256sum >/dev/null 2>&1 && echo sha256sum || echo shasum -a 256)
+DIST_DIR    := $(abspath $(DIST))
 
 all: build
 
@@ -51,5 +62,23 @@ lint:
 	@out=$$(gofmt -l . ); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+dist:
+	rm -rf $(DIST_DIR) && mkdir -p $(DIST_DIR)/.stage
+	@set -e; for p in $(PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; ext=; [ "$$os" = windows ] && ext=.exe; \
+		name=kdoctor_$(VERSION)_$${os}_$${arch}; stage=$(DIST_DIR)/.stage/$$name; \
+		echo "building $$name"; mkdir -p $$stage; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o $$stage/kdoctor$$ext . ; \
+		cp README.md LICENSE $$stage/; \
+		if [ "$$os" = windows ]; then \
+			(cd $$stage && zip -q -X $(DIST_DIR)/$$name.zip kdoctor$$ext README.md LICENSE); \
+		else \
+			tar -C $$stage -czf $(DIST_DIR)/$$name.tar.gz kdoctor README.md LICENSE; \
+		fi; \
+	done
+	rm -rf $(DIST_DIR)/.stage
+	cd $(DIST_DIR) && $(SHA256SUM) $$(ls | grep -E '\.(tar\.gz|zip)$$') > kdoctor_$(VERSION)_checksums.txt
+	$(GO) run ./hack/krew-manifest -version $(VERSION) -url $(RELEASE_URL) -dir $(DIST_DIR) -o $(DIST_DIR)/kdoctor.yaml
+
 clean:
-	rm -rf $(BIN) .sandbox
+	rm -rf $(BIN) .sandbox $(DIST)

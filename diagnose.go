@@ -13,6 +13,7 @@ import (
 
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
 
 	"github.com/kdoctor-dev/kdoctor/diag"
 	"github.com/kdoctor-dev/kdoctor/kube"
@@ -26,9 +27,10 @@ type diagnoseOptions struct {
 	fromFiles []string
 	now       string
 	output    string
+	failOn    string
 }
 
-var outputFormats = []string{"text", "json", "markdown"}
+var outputFormats = []string{"text", "json", "yaml", "markdown"}
 
 func newDiagnoseCmd(a *app) *cobra.Command {
 	o := &diagnoseOptions{}
@@ -46,13 +48,24 @@ TYPE, NAME is a pod. Without NAME, every unhealthy pod and workload in scope (-n
 With --from-file, no cluster is contacted: the objects come from files written by
 'kubectl get ... -o yaml|json', from a 'kubectl cluster-info dump --output-directory'
 tree, or from '-' (standard input). The clock is then the newest timestamp in the
-dump unless --now says otherwise.`,
+dump unless --now says otherwise.
+
+-o yaml prints the same document as -o json, in YAML.
+
+Exit codes, for scripts and CI:
+  0  the diagnosis ran (and, with --fail-on, found nothing at or above that severity)
+  1  runtime error: the cluster, the kubeconfig or a dump file could not be read
+  2  usage error: a bad flag, argument or --fail-on value, or a bad rules file
+  3  --fail-on SEVERITY was given and a finding at or above it was found
+     (severities: info < warning < error < critical)`,
 		Example: `  kdoctor diagnose web-5d9 -n shop
   kdoctor diagnose deploy/web -n shop -o json
   kdoctor diagnose cronjob/nightly-report -n shop
   kdoctor diagnose -A -o markdown
+  kdoctor diagnose -n shop --fail-on error -o yaml   # exit 3 when something is broken
   kubectl get pods,events -n shop -o yaml | kdoctor diagnose --from-file - web-5d9`,
-		Args: cobra.MaximumNArgs(2),
+		Args:              cobra.MaximumNArgs(2),
+		ValidArgsFunction: completeDiagnoseTarget(a),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDiagnose(cmd.Context(), a, o, args, cmd.InOrStdin())
 		},
@@ -60,7 +73,10 @@ dump unless --now says otherwise.`,
 	f := cmd.Flags()
 	f.StringArrayVar(&o.fromFiles, "from-file", nil, "diagnose offline from a YAML/JSON file, a directory or a cluster-info dump ('-' for standard input; repeatable)")
 	f.StringVar(&o.now, "now", "", "the time to judge ages against, RFC3339 (default: now, or the newest timestamp of an offline dump)")
-	f.StringVarP(&o.output, "output", "o", "text", "output format: text, json or markdown")
+	f.StringVarP(&o.output, "output", "o", "text", "output format: text, json, yaml or markdown")
+	f.StringVar(&o.failOn, "fail-on", "", "exit with code 3 when a finding at or above this severity is found: warning, error or critical")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(outputFormats, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions(failOnSeverities, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -90,7 +106,11 @@ func parseTarget(args []string) (kind, name string, err error) {
 
 func runDiagnose(ctx context.Context, a *app, o *diagnoseOptions, args []string, stdin io.Reader) error {
 	if !slices.Contains(outputFormats, o.output) {
-		return usagef("unknown output format %q: use text, json or markdown", o.output)
+		return usagef("unknown output format %q: use text, json, yaml or markdown", o.output)
+	}
+	failOn, err := parseFailOn(o.failOn)
+	if err != nil {
+		return err
 	}
 	kind, name, err := parseTarget(args)
 	if err != nil {
@@ -122,7 +142,63 @@ func runDiagnose(ctx context.Context, a *app, o *diagnoseOptions, args []string,
 	if err != nil {
 		return err
 	}
-	return writeDiagnoses(a, o.output, ds, name == "")
+	if err := writeDiagnoses(a, o.output, ds, name == ""); err != nil {
+		return err
+	}
+	return checkFailOn(failOn, ds)
+}
+
+// failOnSeverities are --fail-on's values. info is not one: every healthy
+// target has an info finding, so it would always fail.
+var failOnSeverities = []string{"warning", "error", "critical"}
+
+// parseFailOn reads --fail-on; nil means the flag is off.
+func parseFailOn(v string) (*diag.Severity, error) {
+	if v == "" {
+		return nil, nil
+	}
+	var s diag.Severity
+	if !slices.Contains(failOnSeverities, v) || s.UnmarshalText([]byte(v)) != nil {
+		return nil, usagef("--fail-on %q: use warning, error or critical", v)
+	}
+	return &s, nil
+}
+
+// findingsError says --fail-on's threshold was reached (exit 3); the
+// diagnosis itself was printed in full before it.
+type findingsError struct {
+	threshold diag.Severity
+	targets   []string
+}
+
+func (e findingsError) Error() string {
+	what := "target has"
+	if len(e.targets) > 1 {
+		what = "targets have"
+	}
+	return fmt.Sprintf("--fail-on %s: %d %s a finding at or above %s: %s",
+		e.threshold, len(e.targets), what, e.threshold, strings.Join(e.targets, ", "))
+}
+
+// checkFailOn returns a findingsError when any finding of any diagnosis
+// (not only the root cause) is at or above the threshold.
+func checkFailOn(threshold *diag.Severity, ds []*diag.Diagnosis) error {
+	if threshold == nil {
+		return nil
+	}
+	var hit []string
+	for _, d := range ds {
+		for _, f := range d.Findings {
+			if f.Severity >= *threshold {
+				hit = append(hit, d.Target.String()+" -n "+d.Target.Namespace)
+				break
+			}
+		}
+	}
+	if len(hit) == 0 {
+		return nil
+	}
+	return findingsError{threshold: *threshold, targets: hit}
 }
 
 func diagnoseOffline(a *app, o *diagnoseOptions, stdin io.Reader, kind, name, namespace string, now time.Time) ([]*diag.Diagnosis, error) {
@@ -264,6 +340,22 @@ func writeDiagnoses(a *app, format string, ds []*diag.Diagnosis, many bool) erro
 			out, err = diag.JSONList(ds)
 		} else {
 			out, err = diag.JSON(ds[0])
+		}
+		if err != nil {
+			return err
+		}
+	case "yaml":
+		// The JSON document, converted: one shape to keep stable, and the
+		// key names are JSON's.
+		var j []byte
+		var err error
+		if many {
+			j, err = diag.JSONList(ds)
+		} else {
+			j, err = diag.JSON(ds[0])
+		}
+		if err == nil {
+			out, err = yaml.JSONToYAML(j)
 		}
 		if err != nil {
 			return err

@@ -109,7 +109,9 @@ func TestDiagnoseOutputFormats(t *testing.T) {
 func TestDiagnoseUsageErrors(t *testing.T) {
 	dir := "testdata/scenarios/oom-killed"
 	for _, args := range [][]string{
-		{"diagnose", "--from-file", dir, "ledger", "-o", "yaml"},
+		{"diagnose", "--from-file", dir, "ledger", "-o", "xml"},
+		{"diagnose", "--from-file", dir, "ledger", "--fail-on", "info"},
+		{"diagnose", "--from-file", dir, "ledger", "--fail-on", "Error"},
 		{"diagnose", "--from-file", dir, "svc/ledger"},
 		{"diagnose", "--from-file", dir, "ledger", "--now", "yesterday"},
 		{"diagnose", "--from-file", dir, "a", "b", "c"},

@@ -25,6 +25,9 @@ const (
 	exitOK      = 0
 	exitRuntime = 1
 	exitUsage   = 2
+	// exitFindings: diagnose --fail-on found a finding at or above the
+	// threshold (the diagnosis was printed).
+	exitFindings = 3
 )
 
 // app holds what every command shares: the kubectl-compatible connection
@@ -154,25 +157,41 @@ hand? Try the built-in demo:  kdoctor --demo`,
 var extraCommands []func(*app) *cobra.Command
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(runAs(invokedAs(os.Args[0]), os.Args[1:], os.Stdout, os.Stderr))
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	return runAs(invocation{display: "kdoctor"}, args, stdout, stderr)
+}
+
+// runAs runs the command line as the binary was invoked: kdoctor, or the
+// kubectl plugin (plugin.go).
+func runAs(inv invocation, args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 
+	if inv.complete {
+		// kubectl prints its own "Completion ended with directive" note;
+		// the helper's copy would only repeat it on the user's terminal.
+		stderr = io.Discard
+	}
 	a := &app{kubeFlags: genericclioptions.NewConfigFlags(true), stdout: stdout, stderr: stderr}
 	root := newRootCmd(a)
-	root.SetArgs(args)
+	root.SetArgs(inv.apply(root, args))
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
 	}
+	var fe findingsError
+	if errors.As(err, &fe) {
+		fmt.Fprintf(stderr, "kdoctor: %s\n", fe)
+		return exitFindings
+	}
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
-		fmt.Fprintf(stderr, "kdoctor: %s\nRun 'kdoctor --help' for usage.\n", err)
+		fmt.Fprintf(stderr, "kdoctor: %s\nRun '%s --help' for usage.\n", err, inv.display)
 		return exitUsage
 	}
 	fmt.Fprintf(stderr, "kdoctor: %s\n", kube.Explain(err))
