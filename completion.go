@@ -16,6 +16,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/facts"
 	"github.com/kdoctor-dev/kdoctor/themes"
 )
 
@@ -82,7 +83,7 @@ var targetTypes = [][]string{
 // gvrOf maps any spelling kubectl accepts ("po", "deployments.apps") to the
 // resource to list.
 func gvrOf(typ string) (schema.GroupVersionResource, bool) {
-	k, ok := kube.NormalizeKind(typ)
+	k, ok := facts.NormalizeKind(typ)
 	if !ok {
 		return schema.GroupVersionResource{}, false
 	}
