@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"os"
 	"slices"
 	"sort"
@@ -268,21 +269,25 @@ func namespaceOf(set *facts.ObjectSet, kind, name string) string {
 const liveParallel = 4
 
 func diagnoseLive(ctx context.Context, a *app, kind, name, namespace string, now time.Time) ([]*diag.Diagnosis, error) {
-	cluster, err := a.connect(a.kubeFlags)
+	src, defaultNS, err := a.diagnoseSource()
 	if err != nil {
 		return nil, err
 	}
 	if namespace == "" {
-		namespace = cluster.Namespace
+		namespace = defaultNS
 	}
-	client := cluster.Client()
-	opts := facts.GatherOptions{Now: now}
+	if namespace == "" && name != "" {
+		namespace = metav1.NamespaceDefault // as kubectl looks a name up
+	}
+	client := src.Client()
+	// Logs come through the source: the demo serves its scenarios' logs.
+	opts := facts.GatherOptions{Now: now, Logs: src.PodLogs}
 	if name != "" {
-		facts, err := facts.Gather(ctx, client, diag.Target{Kind: kind, Namespace: namespace, Name: name}, opts)
+		f, err := facts.Gather(ctx, client, diag.Target{Kind: kind, Namespace: namespace, Name: name}, opts)
 		if err != nil {
 			return nil, err
 		}
-		return []*diag.Diagnosis{a.rules.Diagnose(&facts)}, nil
+		return []*diag.Diagnosis{a.rules.Diagnose(&f)}, nil
 	}
 	scope := namespace
 	if a.allNamespaces {
@@ -302,12 +307,12 @@ func diagnoseLive(ctx context.Context, a *app, kind, name, namespace string, now
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			facts, err := facts.Gather(ctx, client, t, opts)
+			f, err := facts.Gather(ctx, client, t, opts)
 			if err != nil {
 				errs[i] = err
 				return
 			}
-			ds[i] = a.rules.Diagnose(&facts)
+			ds[i] = a.rules.Diagnose(&f)
 		}()
 	}
 	wg.Wait()
@@ -324,6 +329,25 @@ func diagnoseLive(ctx context.Context, a *app, kind, name, namespace string, now
 		}
 	}
 	return out, nil
+}
+
+// diagnoseSource is the cluster to diagnose, live: the built-in demo with
+// --demo (as the TUI's), else the kubeconfig's; and the namespace a target
+// without -n is looked for in (the context's; the demo has none, so a
+// listing covers all its namespaces).
+func (a *app) diagnoseSource() (kube.Source, string, error) {
+	if a.demo {
+		d, _, err := a.openDemo()
+		if err != nil {
+			return nil, "", err
+		}
+		return d, "", nil
+	}
+	c, err := a.connect(a.kubeFlags)
+	if err != nil {
+		return nil, "", err
+	}
+	return c, c.Namespace, nil
 }
 
 // writeDiagnoses prints the diagnoses; several (or the target-less form)

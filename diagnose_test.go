@@ -341,3 +341,20 @@ func BenchmarkDiagnoseOffline(b *testing.B) {
 		}
 	}
 }
+
+// TestDiagnoseDemo: `kdoctor diagnose --demo` diagnoses the demo cluster, as
+// the TUI does with --demo (it ignored the flag and suggested it).
+func TestDiagnoseDemo(t *testing.T) {
+	code, out, errOut := runCLI(t, "diagnose", "--demo", "pod/ledger-7d9f8b6c5-qz4wn", "-n", "payments")
+	if code != 0 || !strings.Contains(out, "crash.oom-killed") || !strings.Contains(out, "OutOfMemoryError") {
+		t.Fatalf("exit %d, want the OOMKilled diagnosis with its previous log:\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, "diagnose", "--demo", "-o", "json")
+	if code != 0 || !strings.Contains(out, `"crash.oom-killed"`) || !strings.Contains(out, `"init.failed"`) {
+		t.Fatalf("exit %d, want every unhealthy demo target:\n%s\n%s", code, out, errOut)
+	}
+	code, _, errOut = runCLI(t, "diagnose", "--demo", "pod/nosuch", "-n", "payments")
+	if code == 0 || !strings.Contains(errOut, `"nosuch" not found`) {
+		t.Fatalf("exit %d, want a clear not-found: %s", code, errOut)
+	}
+}
