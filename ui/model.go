@@ -1,6 +1,12 @@
-// Package ui is kdoctor's terminal interface: a bubbletea root model that
-// routes messages and owns focus, size and the watch lifecycle, and plain
-// child models (the pod tree, the detail pane, dialogs) that it lays out.
+// Package ui is kdoctor's terminal interface. The root Model (this file)
+// owns focus, layout, the watch's lifecycle and key routing (dialog →
+// inputs → global keys → the pane in front → the tree); the pod tree
+// (tree.go) and the detail panes (pane.go's interface: diagnosis, logs,
+// describe/YAML, events, drain, one file each) own their own state and
+// messages; the palette and the dialog are overlays. Async work enters only
+// through tea.Cmd and messages; no goroutine touches a model. It draws
+// cluster data only through clean (diag.Printable's policy) and never calls
+// the API itself: kube/ and its rooms do.
 package ui
 
 import (
