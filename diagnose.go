@@ -293,7 +293,7 @@ func diagnoseLive(ctx context.Context, a *app, kind, name, namespace string, now
 	if a.allNamespaces {
 		scope = ""
 	}
-	targets, err := facts.ListUnhealthy(ctx, client, scope)
+	targets, err := facts.ListUnhealthy(ctx, client, scope, facts.Selector{Label: a.selector, Field: a.fieldSelector})
 	if err != nil {
 		return nil, err
 	}

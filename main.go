@@ -7,7 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 	"io"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"os"
 	"os/signal"
 	"syscall"
@@ -35,7 +38,9 @@ const (
 type app struct {
 	kubeFlags     *genericclioptions.ConfigFlags
 	allNamespaces bool
-	readOnly      bool
+	// selector and fieldSelector are -l and --field-selector, as kubectl's.
+	selector, fieldSelector string
+	readOnly                bool
 	// readOnlySet is true when --read-only was given explicitly (so
 	// --read-only=false is told apart from no flag).
 	readOnlySet bool
@@ -125,6 +130,9 @@ hand? Try the built-in demo:  kdoctor --demo`,
 			}
 			a.cfg = cfg
 			a.readOnlySet = cmd.Flags().Changed("read-only")
+			if err := a.checkSelectors(); err != nil {
+				return err
+			}
 			if a.theme == "" {
 				a.theme = cfg.Theme
 			}
@@ -139,6 +147,8 @@ hand? Try the built-in demo:  kdoctor --demo`,
 	a.kubeFlags.AddFlags(root.PersistentFlags())
 	pf := root.PersistentFlags()
 	pf.BoolVarP(&a.allNamespaces, "all-namespaces", "A", false, "watch and diagnose pods in all namespaces")
+	pf.StringVarP(&a.selector, "selector", "l", "", "label selector, as kubectl's (-l app=web,tier!=cache): only the pods and workloads it matches")
+	pf.StringVar(&a.fieldSelector, "field-selector", "", "field selector on pods, as kubectl's (--field-selector spec.nodeName=worker-1,status.phase!=Running)")
 	pf.BoolVar(&a.readOnly, "read-only", false, "refuse every request that could change the cluster (exec, cordon, drain, …), enforced below the UI")
 	pf.StringVar(&a.theme, "theme", "", "colour theme: dark, light, high-contrast, mono, or a theme file name (default: follows the terminal)")
 	pf.BoolVar(&a.demo, "demo", false, "run against the built-in demo cluster (no Kubernetes needed)")
@@ -196,4 +206,22 @@ func runAs(inv invocation, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "kdoctor: %s\n", kube.Explain(err))
 	return exitRuntime
+}
+
+// checkSelectors parses -l and --field-selector before any request, so a
+// typo is one usage line (exit 2), not an API error after a connection.
+func (a *app) checkSelectors() error {
+	if _, err := labels.Parse(a.selector); err != nil {
+		return usagef("-l/--selector %q: %v", a.selector, err)
+	}
+	if _, err := fields.ParseSelector(a.fieldSelector); err != nil {
+		return usagef("--field-selector %q: %v", a.fieldSelector, err)
+	}
+	return nil
+}
+
+// narrow sets the selectors of -l and --field-selector on a scope.
+func (a *app) narrow(s live.Scope) live.Scope {
+	s.LabelSelector, s.FieldSelector = a.selector, a.fieldSelector
+	return s
 }

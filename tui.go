@@ -186,6 +186,7 @@ func openSource(ctx context.Context, a *app) (kube.Source, live.Scope, error) {
 			}
 		}
 	}
+	scope = a.narrow(scope)
 	if err := preflight(ctx, c, scope); err != nil {
 		return nil, live.Scope{}, err
 	}
@@ -215,7 +216,7 @@ func (a *app) openDemo() (*demo.Demo, live.Scope, error) {
 	if ns := *a.kubeFlags.Namespace; ns != "" && !a.allNamespaces {
 		scope.Namespaces = []string{ns}
 	}
-	return d, scope, nil
+	return d, a.narrow(scope), nil
 }
 
 func preflight(ctx context.Context, c *kube.Cluster, scope live.Scope) error {
@@ -226,7 +227,8 @@ func preflight(ctx context.Context, c *kube.Cluster, scope live.Scope) error {
 		namespaces = []string{metav1.NamespaceAll}
 	}
 	for _, ns := range namespaces {
-		if _, err := c.Client().CoreV1().Pods(ns).List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
+		o := metav1.ListOptions{Limit: 1, LabelSelector: scope.LabelSelector, FieldSelector: scope.FieldSelector}
+		if _, err := c.Client().CoreV1().Pods(ns).List(ctx, o); err != nil {
 			return fmt.Errorf("%s (context %q, server %s)", kube.Explain(err), c.Context, c.Server)
 		}
 	}

@@ -3,8 +3,11 @@ package ui
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 )
 
 // The tests here drive the real program on the demo through what a person
@@ -271,4 +274,25 @@ func TestHelpLineBelongsToThePane(t *testing.T) {
 	if s := last(m); strings.Contains(s, "copy diagnosis") || strings.Contains(s, "write diagnosis") {
 		t.Fatalf("the drain pane offers the diagnosis's keys: %q", s)
 	}
+}
+
+// TestSelectorsShowAndStay: -l narrows the tree, the header says so (a
+// narrowed tree must not pass for the whole namespace), and switching
+// namespace keeps the selector.
+func TestSelectorsShowAndStay(t *testing.T) {
+	r := startProgramWith(t, Options{Source: newDemo(t), Now: func() time.Time { return demoNow },
+		Scope: live.Scope{LabelSelector: "app=ledger"}}, 100, 30)
+	r.waitLive()
+	m := r.until("the header", func(m Model) bool { return strings.Contains(screen(m), "-l app=ledger") })
+	for _, p := range m.tree.rows {
+		if !strings.HasPrefix(p.row.Name, "ledger-") {
+			t.Errorf("-l app=ledger shows %s", p.row.Name)
+		}
+	}
+	r.keys(":")
+	r.typeText("ns payments")
+	r.keys("enter")
+	r.until("payments, still narrowed", func(m Model) bool {
+		return len(m.scope.Namespaces) == 1 && m.scope.LabelSelector == "app=ledger" && strings.Contains(screen(m), "-l app=ledger")
+	})
 }

@@ -828,6 +828,14 @@ func (m Model) headerView() string {
 		scope = strings.Join(m.scope.Namespaces, ",")
 	}
 	parts = append(parts, st.HeaderKey.Render("ns ")+st.Header.Render(scope))
+	// Selectors hide pods: the header says so, or a narrowed tree would
+	// pass for the whole namespace.
+	if s := m.scope.LabelSelector; s != "" {
+		parts = append(parts, st.HeaderKey.Render("-l ")+st.Header.Render(clean(s)))
+	}
+	if s := m.scope.FieldSelector; s != "" {
+		parts = append(parts, st.HeaderKey.Render("--field-selector ")+st.Header.Render(clean(s)))
+	}
 	parts = append(parts, m.stateView())
 	c := m.tree.Counts()
 	counts := fmt.Sprintf("%s %d failing  %s %d warning  %s %d pending  %s %d ok",

@@ -269,7 +269,8 @@ func (m Model) scopeName() string {
 func (m Model) runPalette(it paletteItem) (tea.Model, tea.Cmd) {
 	switch it.verb {
 	case "ns":
-		m.scope = live.Scope{}
+		// Another namespace, the same selectors (-l, --field-selector).
+		m.scope = live.Scope{LabelSelector: m.scope.LabelSelector, FieldSelector: m.scope.FieldSelector}
 		if it.arg != "" {
 			m.scope.Namespaces = []string{it.arg}
 		}
@@ -313,7 +314,7 @@ func (m *Model) switchSource(msg sourceMsg) tea.Cmd {
 	}
 	m.src = msg.src
 	m.env.src, m.env.actions = msg.src, newActions(msg.src, m.opts.SessionLog)
-	m.scope = live.Scope{}
+	m.scope = live.Scope{LabelSelector: m.scope.LabelSelector, FieldSelector: m.scope.FieldSelector}
 	if ns := msg.src.Info().Namespace; ns != "" {
 		m.scope.Namespaces = []string{ns}
 	}

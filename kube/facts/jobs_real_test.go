@@ -121,7 +121,7 @@ func TestJobsAgainstRealAPIServer(t *testing.T) {
 	t.Run("unhealthy listing", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		targets, err := facts.ListUnhealthy(ctx, srv.Client(), "")
+		targets, err := facts.ListUnhealthy(ctx, srv.Client(), "", facts.Selector{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,8 @@ package facts
 
 import (
 	"context"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/pager"
 	"sort"
 	"time"
 
@@ -172,77 +174,70 @@ func targetKindOf(apiKind string) string {
 	return apiKind
 }
 
-// ListUnhealthy lists the pods and workloads of namespace ("" for all)
-// from a live cluster and returns those UnhealthyTargets picks.
-func ListUnhealthy(ctx context.Context, client kubernetes.Interface, namespace string) ([]diag.Target, error) {
+// Selector narrows what ListUnhealthy lists, as kubectl's -l and
+// --field-selector do: Label applies to pods and workloads (their own
+// labels); Field to pods only (spec.nodeName=…, status.phase!=Running), and
+// with it only pods are listed.
+type Selector struct {
+	Label, Field string
+}
+
+// ListUnhealthy lists the pods and workloads of a namespace ("" for all) in
+// pages of 500 (client-go's pager, as kubectl's --chunk-size), and returns
+// those that need a diagnosis. A workload kind the user may not list is
+// recorded as unknown, not taken as absent; without pods there is nothing
+// to say, so their error is returned.
+func ListUnhealthy(ctx context.Context, client kubernetes.Interface, namespace string, sel Selector) ([]diag.Target, error) {
 	set := NewObjectSet()
 	set.Complete = true
 	g := &gatherer{client: client, ns: namespace, set: set}
 	eg, ctx := errgroup.WithContext(ctx)
-	opts := metav1.ListOptions{}
-	eg.Go(func() error {
-		l, err := client.CoreV1().Pods(namespace).List(ctx, opts)
-		if err != nil {
-			return err // without pods there is nothing to say
+	list := func(kind, apiVersion string, pods bool, fn func(context.Context, metav1.ListOptions) (runtime.Object, error)) {
+		if !pods && sel.Field != "" {
+			// A field selector picks pods: the workloads' other pods are not
+			// listed, so a workload would look as if its pods were missing.
+			return
 		}
-		for i := range l.Items {
-			g.add(withKind(&l.Items[i], "v1", "Pod"))
-		}
-		return nil
-	})
-	eg.Go(func() error {
-		l, err := client.AppsV1().Deployments(namespace).List(ctx, opts)
-		if err == nil {
-			for i := range l.Items {
-				g.add(withKind(&l.Items[i], "apps/v1", "Deployment"))
+		eg.Go(func() error {
+			opts := metav1.ListOptions{LabelSelector: sel.Label}
+			if pods {
+				opts.FieldSelector = sel.Field
 			}
-		}
-		return nil
-	})
-	eg.Go(func() error {
-		l, err := client.AppsV1().ReplicaSets(namespace).List(ctx, opts)
-		if err == nil {
-			for i := range l.Items {
-				g.add(withKind(&l.Items[i], "apps/v1", "ReplicaSet"))
+			p := pager.New(pager.SimplePageFunc(func(opts metav1.ListOptions) (runtime.Object, error) { return fn(ctx, opts) }))
+			p.PageSize = 500
+			err := p.EachListItemWithAlloc(ctx, opts, func(obj runtime.Object) error {
+				if o, ok := obj.(Object); ok {
+					g.add(withKind(o, apiVersion, kind))
+				}
+				return nil
+			})
+			if err != nil && pods {
+				return err
 			}
-		}
-		return nil
+			g.unknown(kind, namespace, err)
+			return nil
+		})
+	}
+	list("Pod", "v1", true, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		return client.CoreV1().Pods(namespace).List(ctx, o)
 	})
-	eg.Go(func() error {
-		l, err := client.AppsV1().StatefulSets(namespace).List(ctx, opts)
-		if err == nil {
-			for i := range l.Items {
-				g.add(withKind(&l.Items[i], "apps/v1", "StatefulSet"))
-			}
-		}
-		return nil
+	list("Deployment", "apps/v1", false, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		return client.AppsV1().Deployments(namespace).List(ctx, o)
 	})
-	eg.Go(func() error {
-		l, err := client.AppsV1().DaemonSets(namespace).List(ctx, opts)
-		if err == nil {
-			for i := range l.Items {
-				g.add(withKind(&l.Items[i], "apps/v1", "DaemonSet"))
-			}
-		}
-		return nil
+	list("ReplicaSet", "apps/v1", false, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		return client.AppsV1().ReplicaSets(namespace).List(ctx, o)
 	})
-	eg.Go(func() error {
-		l, err := client.BatchV1().CronJobs(namespace).List(ctx, opts)
-		if err == nil {
-			for i := range l.Items {
-				g.add(withKind(&l.Items[i], "batch/v1", "CronJob"))
-			}
-		}
-		return nil
+	list("StatefulSet", "apps/v1", false, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		return client.AppsV1().StatefulSets(namespace).List(ctx, o)
 	})
-	eg.Go(func() error {
-		l, err := client.BatchV1().Jobs(namespace).List(ctx, opts)
-		if err == nil {
-			for i := range l.Items {
-				g.add(withKind(&l.Items[i], "batch/v1", "Job"))
-			}
-		}
-		return nil
+	list("DaemonSet", "apps/v1", false, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		return client.AppsV1().DaemonSets(namespace).List(ctx, o)
+	})
+	list("CronJob", "batch/v1", false, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		return client.BatchV1().CronJobs(namespace).List(ctx, o)
+	})
+	list("Job", "batch/v1", false, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		return client.BatchV1().Jobs(namespace).List(ctx, o)
 	})
 	if err := eg.Wait(); err != nil {
 		return nil, err

@@ -96,7 +96,13 @@ type Batch struct {
 // Scope is what to watch: no namespaces means all of them.
 type Scope struct {
 	Namespaces []string
+	// LabelSelector and FieldSelector narrow the pods watched, as kubectl's
+	// -l and --field-selector; the label selector narrows the workloads too.
+	LabelSelector, FieldSelector string
 }
+
+// Narrowed reports whether selectors leave some pods of the namespaces out.
+func (s Scope) Narrowed() bool { return s.LabelSelector != "" || s.FieldSelector != "" }
 
 // WatchOptions selects what besides pods is watched.
 type WatchOptions struct {
@@ -124,6 +130,8 @@ var AllResources = WatchOptions{Nodes: true, Workloads: true, Events: true, Prev
 type Watcher struct {
 	out  chan Batch
 	done chan struct{}
+	// podSel applies the scope's selectors to a pod LIST (nil: none).
+	podSel func(*metav1.ListOptions)
 
 	mu        sync.Mutex
 	pods      map[types.UID]PodRow
@@ -219,6 +227,14 @@ func Watch(ctx context.Context, client kubernetes.Interface, scope Scope, opts W
 	warnings := func(o *metav1.ListOptions) {
 		o.FieldSelector = fields.OneTermEqualSelector("type", corev1.EventTypeWarning).String()
 	}
+	var podSel, wlSel func(*metav1.ListOptions)
+	if scope.Narrowed() {
+		podSel = func(o *metav1.ListOptions) { o.LabelSelector, o.FieldSelector = scope.LabelSelector, scope.FieldSelector }
+	}
+	if scope.LabelSelector != "" {
+		wlSel = func(o *metav1.ListOptions) { o.LabelSelector = scope.LabelSelector }
+	}
+	w.podSel = podSel
 	for _, ns := range namespaces {
 		// streaming is true until this namespace's pod informer hands its
 		// first object to the handler: with WatchList, the informer holds
@@ -227,7 +243,7 @@ func Watch(ctx context.Context, client kubernetes.Interface, scope Scope, opts W
 		streaming.Store(true)
 		w.streamingNS.Add(1)
 		f := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(ns), informers.WithTransform(w.podTransform(streaming)))
-		podInf := informer(f, ResPods, &corev1.Pod{}, reportingListWatch(w, ctx, ResPods, client.CoreV1().Pods(ns), nil), func() {
+		podInf := informer(f, ResPods, &corev1.Pod{}, reportingListWatch(w, ctx, ResPods, client.CoreV1().Pods(ns), podSel), func() {
 			if streaming.Swap(false) {
 				w.streamingNS.Add(-1)
 			}
@@ -236,10 +252,10 @@ func Watch(ctx context.Context, client kubernetes.Interface, scope Scope, opts W
 		streams = append(streams, nsStream{ns, streaming})
 		if opts.Workloads {
 			w.resources[ResWorkloads] = ResourceState{Resource: ResWorkloads, State: Syncing}
-			informer(f, ResWorkloads, &appsv1.Deployment{}, reportingListWatch(w, ctx, ResWorkloads, client.AppsV1().Deployments(ns), nil), nil)
-			informer(f, ResWorkloads, &appsv1.StatefulSet{}, reportingListWatch(w, ctx, ResWorkloads, client.AppsV1().StatefulSets(ns), nil), nil)
-			informer(f, ResWorkloads, &appsv1.DaemonSet{}, reportingListWatch(w, ctx, ResWorkloads, client.AppsV1().DaemonSets(ns), nil), nil)
-			informer(f, ResWorkloads, &batchv1.Job{}, reportingListWatch(w, ctx, ResWorkloads, client.BatchV1().Jobs(ns), nil), nil)
+			informer(f, ResWorkloads, &appsv1.Deployment{}, reportingListWatch(w, ctx, ResWorkloads, client.AppsV1().Deployments(ns), wlSel), nil)
+			informer(f, ResWorkloads, &appsv1.StatefulSet{}, reportingListWatch(w, ctx, ResWorkloads, client.AppsV1().StatefulSets(ns), wlSel), nil)
+			informer(f, ResWorkloads, &appsv1.DaemonSet{}, reportingListWatch(w, ctx, ResWorkloads, client.AppsV1().DaemonSets(ns), wlSel), nil)
+			informer(f, ResWorkloads, &batchv1.Job{}, reportingListWatch(w, ctx, ResWorkloads, client.BatchV1().Jobs(ns), wlSel), nil)
 		}
 		if opts.Events {
 			w.resources[ResEvents] = ResourceState{Resource: ResEvents, State: Syncing}
@@ -558,7 +574,11 @@ func (w *Watcher) addEarlyLocked(c *compactObject, r PodRow) {
 // stream has already delivered, so a preview row never hides a newer one.
 // Errors are left to the watch, which reports them.
 func (w *Watcher) preview(ctx context.Context, ns string, streaming *atomic.Bool, limit int64) {
-	l, err := w.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{Limit: limit})
+	o := metav1.ListOptions{Limit: limit}
+	if w.podSel != nil {
+		w.podSel(&o)
+	}
+	l, err := w.client.CoreV1().Pods(ns).List(ctx, o)
 	if err != nil || len(l.Items) == 0 {
 		return
 	}
