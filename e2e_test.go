@@ -139,7 +139,9 @@ func TestTUIEndToEnd(t *testing.T) {
 		}
 	}
 	s.send("y")
-	s.waitFor("the pod's YAML", func(scr string) bool { return strings.Contains(scr, "kind: Pod") && strings.Contains(scr, "managedFields hidden") })
+	s.waitFor("the pod's YAML", func(scr string) bool {
+		return strings.Contains(scr, "kind: Pod") && strings.Contains(scr, "managedFields hidden")
+	})
 	s.send("e")
 	s.waitFor("the pod's events, warnings first", func(scr string) bool {
 		return strings.Contains(scr, "Warning BackOff") && strings.Contains(scr, "warnings first")
@@ -175,7 +177,9 @@ func TestTUIEndToEnd(t *testing.T) {
 	s.typeText("ns pay")
 	s.waitFor("the suggestion", func(scr string) bool { return strings.Contains(scr, "› ns payments") })
 	s.send("Enter")
-	s.waitFor("the payments scope", func(scr string) bool { return strings.Contains(scr, "ns payments") && !strings.Contains(scr, "no pods") })
+	s.waitFor("the payments scope", func(scr string) bool {
+		return strings.Contains(scr, "ns payments") && !strings.Contains(scr, "no pods")
+	})
 	s.send("q")
 	s.waitFor("kdoctor to exit", func(string) bool { return s.dead() })
 	if scr := s.screen(); strings.Contains(scr, "ctx kdoctor-sandbox") {

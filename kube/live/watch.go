@@ -229,7 +229,9 @@ func Watch(ctx context.Context, client kubernetes.Interface, scope Scope, opts W
 	}
 	var podSel, wlSel func(*metav1.ListOptions)
 	if scope.Narrowed() {
-		podSel = func(o *metav1.ListOptions) { o.LabelSelector, o.FieldSelector = scope.LabelSelector, scope.FieldSelector }
+		podSel = func(o *metav1.ListOptions) {
+			o.LabelSelector, o.FieldSelector = scope.LabelSelector, scope.FieldSelector
+		}
 	}
 	if scope.LabelSelector != "" {
 		wlSel = func(o *metav1.ListOptions) { o.LabelSelector = scope.LabelSelector }
