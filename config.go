@@ -33,6 +33,9 @@ type config struct {
 	// Servers are keyed by API server URL glob pattern.
 	Servers map[string]contextConfig `json:"servers,omitempty"`
 	Logs    logsConfig               `json:"logs,omitempty"`
+	// Mouse false leaves the mouse to the terminal, so text can be
+	// selected and copied (a pod name) as in any terminal program.
+	Mouse *bool `json:"mouse,omitempty"`
 }
 
 type contextConfig struct {

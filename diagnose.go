@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/charmbracelet/colorprofile"
 	"io"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"os"
@@ -12,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
@@ -411,12 +411,13 @@ func writeDiagnoses(a *app, format string, ds []*diag.Diagnosis, many bool) erro
 	return err
 }
 
-// colorWanted reports whether to colour text: only on a terminal, and
-// never when NO_COLOR is set (https://no-color.org).
+// colorWanted reports whether to colour text: charm's colour detection
+// (colorprofile) decides, as it does for the TUI — a terminal that shows
+// colours, never with NO_COLOR (https://no-color.org) or TERM=dumb, and
+// CLICOLOR_FORCE forces it.
 func colorWanted(w io.Writer) bool {
 	if _, set := os.LookupEnv("NO_COLOR"); set {
-		return false
+		return false // colorprofile lets a forced CLICOLOR_FORCE win; no-color.org does not
 	}
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(f.Fd())
+	return colorprofile.Detect(w, os.Environ()) >= colorprofile.ANSI
 }

@@ -358,3 +358,23 @@ func TestDiagnoseDemo(t *testing.T) {
 		t.Fatalf("exit %d, want a clear not-found: %s", code, errOut)
 	}
 }
+
+// TestColorFollowsTheTerminal: text output is coloured only where charm's
+// colour detection says the terminal shows colours.
+func TestColorFollowsTheTerminal(t *testing.T) {
+	var buf strings.Builder
+	t.Setenv("CLICOLOR_FORCE", "1")
+	t.Setenv("TERM", "xterm-256color")
+	if !colorWanted(&buf) {
+		t.Error("CLICOLOR_FORCE=1 does not colour")
+	}
+	t.Setenv("NO_COLOR", "1")
+	if colorWanted(&buf) {
+		t.Error("NO_COLOR colours")
+	}
+	os.Unsetenv("NO_COLOR")
+	t.Setenv("CLICOLOR_FORCE", "")
+	if colorWanted(&buf) {
+		t.Error("a buffer (not a terminal) is coloured")
+	}
+}

@@ -46,7 +46,9 @@ type app struct {
 	readOnlySet bool
 	theme       string
 	demo        bool
-	cfg         config
+	// mouse is --mouse, else the config's mouse, else on.
+	mouse bool
+	cfg   config
 	// rulesFile is --rules; rules the rule set loaded by loadRules.
 	rulesFile string
 	rules     *diag.Rules
@@ -130,6 +132,9 @@ hand? Try the built-in demo:  kdoctor --demo`,
 			}
 			a.cfg = cfg
 			a.readOnlySet = cmd.Flags().Changed("read-only")
+			if !cmd.Flags().Changed("mouse") && cfg.Mouse != nil {
+				a.mouse = *cfg.Mouse
+			}
 			if err := a.checkSelectors(); err != nil {
 				return err
 			}
@@ -152,6 +157,7 @@ hand? Try the built-in demo:  kdoctor --demo`,
 	pf.BoolVar(&a.readOnly, "read-only", false, "refuse every request that could change the cluster (exec, cordon, drain, …), enforced below the UI")
 	pf.StringVar(&a.theme, "theme", "", "colour theme: dark, light, high-contrast, mono, or a theme file name (default: follows the terminal)")
 	pf.BoolVar(&a.demo, "demo", false, "run against the built-in demo cluster (no Kubernetes needed)")
+	pf.BoolVar(&a.mouse, "mouse", true, "capture the mouse in the TUI (wheel scrolls, click selects); --mouse=false leaves it to the terminal for selecting text")
 	pf.StringVar(&a.rulesFile, "rules", "", "team rules file for the diagnosis (default: $XDG_CONFIG_HOME/kdoctor/rules.yaml when it exists)")
 	registerCompletions(root, a)
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -207,5 +208,41 @@ func TestContextSwitchHonoursPatterns(t *testing.T) {
 				t.Errorf("prod-eu after a switch: patch got %v, server saw %d requests", err, hits.Load()-before)
 			}
 		}
+	}
+}
+
+// TestMouseFromFlagAndConfig: mouse capture is on by default, off with
+// --mouse=false or `mouse: false` in the config; the flag wins.
+func TestMouseFromFlagAndConfig(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", dir)
+	mouse := func(args ...string) bool {
+		t.Helper()
+		var out, errb bytes.Buffer
+		a := &app{kubeFlags: genericclioptions.NewConfigFlags(true), stdout: &out, stderr: &errb}
+		root := newRootCmd(a)
+		root.SetArgs(append(args, "version"))
+		if err := root.Execute(); err != nil {
+			t.Fatalf("%v: %v (%s)", args, err, errb.String())
+		}
+		return a.mouse
+	}
+	if !mouse() {
+		t.Error("mouse off by default")
+	}
+	if mouse("--mouse=false") {
+		t.Error("--mouse=false left it on")
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "kdoctor"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "kdoctor", "config.yaml"), []byte("mouse: false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if mouse() {
+		t.Error("mouse: false in the config left it on")
+	}
+	if !mouse("--mouse") {
+		t.Error("--mouse did not win over the config")
 	}
 }

@@ -75,7 +75,7 @@ func runTUI(ctx context.Context, a *app) error {
 		go d.Run(ctx, 2*time.Second)
 	}
 	opts := ui.Options{Ctx: ctx, Source: src, Scope: scope, Styles: styles, ThemeFixed: fixed,
-		LogTail: a.cfg.Logs.Tail, LogBuffer: a.cfg.Logs.BufferLines, Rules: a.rules, OnKey: testKeyHook}
+		LogTail: a.cfg.Logs.Tail, LogBuffer: a.cfg.Logs.BufferLines, Rules: a.rules, OnKey: testKeyHook, NoMouse: !a.mouse}
 	if !a.demo {
 		// Changes made from the TUI go to the session log, so the incident
 		// timeline can be rebuilt; the demo changes nothing real.

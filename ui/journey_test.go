@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/kdoctor-dev/kdoctor/kube/live"
@@ -295,4 +296,17 @@ func TestSelectorsShowAndStay(t *testing.T) {
 	r.until("payments, still narrowed", func(m Model) bool {
 		return len(m.scope.Namespaces) == 1 && m.scope.LabelSelector == "app=ledger" && strings.Contains(screen(m), "-l app=ledger")
 	})
+}
+
+// TestMouseCanBeLeftToTheTerminal: with NoMouse the program does not
+// capture the mouse, so a person can select text (a pod name) to copy.
+func TestMouseCanBeLeftToTheTerminal(t *testing.T) {
+	on := send(newTestModel(100, 30), testBatch(demoPods()...))
+	if on.View().MouseMode != tea.MouseModeCellMotion {
+		t.Fatalf("mouse mode %v by default, want cell motion", on.View().MouseMode)
+	}
+	m := New(Options{Source: on.src, Styles: on.styles, ThemeFixed: true, NoMouse: true})
+	if mode := m.View().MouseMode; mode != tea.MouseModeNone {
+		t.Fatalf("mouse mode %v with NoMouse, want none", mode)
+	}
 }

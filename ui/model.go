@@ -64,6 +64,9 @@ type Options struct {
 	// Rules diagnoses the selected pod: the built-in catalogue plus the
 	// team's rules; nil is the built-in catalogue alone.
 	Rules *diag.Rules
+	// NoMouse leaves the mouse to the terminal (text selection) instead of
+	// scrolling and selecting with it.
+	NoMouse bool
 	// OnKey, when set, sees every key press first. Tests inject a crash
 	// through it; the product leaves it nil (no environment is read).
 	OnKey func(tea.KeyPressMsg)
@@ -714,7 +717,9 @@ func (m *Model) layout() {
 func (m Model) View() tea.View {
 	v := tea.NewView(m.render())
 	v.AltScreen = true
-	v.MouseMode = tea.MouseModeCellMotion
+	if !m.opts.NoMouse {
+		v.MouseMode = tea.MouseModeCellMotion
+	}
 	v.WindowTitle = "kdoctor"
 	return v
 }

@@ -41,9 +41,11 @@ type run struct {
 // probeMsg asks, on the program's goroutine, whether cond holds now.
 type probeMsg struct {
 	cond  func(Model) bool
-	reply chan probeResult
+	reply chan *probeResult
 }
 
+// probeResult travels by pointer: a Model is bigger than a channel
+// element may be (64 KiB).
 type probeResult struct {
 	ok   bool
 	m    Model
@@ -84,7 +86,7 @@ func startProgramWith(t *testing.T, opts Options, w, h int) *run {
 			if pr, ok := msg.(probeMsg); ok {
 				// The filter runs between two Updates: the model is at rest.
 				mm, _ := model.(Model)
-				res := probeResult{m: mm, view: mm.View().Content}
+				res := &probeResult{m: mm, view: mm.View().Content}
 				res.ok = mm.width > 0 && pr.cond(mm)
 				pr.reply <- res
 				return nil
@@ -133,7 +135,7 @@ func (r *run) until(what string, cond func(Model) bool) Model {
 	deadline := time.Now().Add(10 * time.Second)
 	view := ""
 	for time.Now().Before(deadline) {
-		reply := make(chan probeResult, 1)
+		reply := make(chan *probeResult, 1)
 		r.p.Send(probeMsg{cond: cond, reply: reply})
 		select {
 		case res := <-reply:
