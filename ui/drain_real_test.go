@@ -52,7 +52,7 @@ func TestDrainDialogOptionsAgainstRealAPIServer(t *testing.T) {
 		now := metav1.Now()
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: p.name, Namespace: ns, Labels: map[string]string{"app": p.name}},
-			Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "app", Image: "example/cache"}}},
+			Spec:       corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "app", Image: "example/cache"}}},
 			Status: corev1.PodStatus{Phase: corev1.PodRunning,
 				Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now}},
 				ContainerStatuses: []corev1.ContainerStatus{{Name: "app", Image: "example/cache", Ready: true, ContainerID: "containerd://" + p.name,
