@@ -278,7 +278,7 @@ func (d *drainChoice) planned(msg drainPlanMsg) {
 // runnable: the plan shown is the plan of the options shown, and nothing
 // blocks it.
 func (d *drainChoice) runnable() bool {
-	return d.plan != nil && !d.planning && d.err == nil && len(d.plan.Blockers) == 0
+	return d.plan != nil && !d.planning && d.err == nil && len(d.plan.Blockers) == 0 && d.plan.Options == d.options()
 }
 
 func (d *drainChoice) title() string {

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kdoctor-dev/kdoctor/kube/action"
 )
 
 // TestDrainDialogOptionsReplan: the node of report-exporter's pods carries
@@ -98,5 +100,60 @@ func TestDrainDialogOptionsReplan(t *testing.T) {
 		if p.Spec.NodeName == node {
 			t.Errorf("pod %s still on %s", p.Name, node)
 		}
+	}
+}
+
+// TestDrainDialogKeepsTheLastChoice: options changed faster than the plans
+// come back end with the plan of the last choice shown, whatever order the
+// answers arrive in, and the cursor wraps around the four options
+// (space ×3 on emptyDir: on; shift+tab wraps to timeout: 15m; tab tab: force on).
+func TestDrainDialogKeepsTheLastChoice(t *testing.T) {
+	d := newDemo(t)
+	r := startProgram(t, d, 80, 24)
+	r.waitLive()
+	selectPod(r, "report-exporter")
+	r.keys("r")
+	r.until("the drain plan", func(m Model) bool { return m.focus == focusDialog && m.dlg.drain != nil && !m.dlg.drain.planning })
+	r.keys("space", "space", "space", "shift+tab", "space", "tab", "tab", "space")
+	m := r.until("the last plan", func(m Model) bool {
+		d := m.dlg.drain
+		return d != nil && !d.planning && d.seq == 5
+	})
+	dc := m.dlg.drain
+	want := dc.options()
+	if !want.DeleteEmptyDir || want.Timeout.Minutes() != 15 || graceChoices[dc.grace].label != "pods' own" || !want.Force {
+		t.Errorf("options after the keys = %+v", want)
+	}
+	if dc.plan.Options != want {
+		t.Errorf("plan shown was made with %+v, the dialog shows %+v", dc.plan.Options, want)
+	}
+	if !strings.Contains(screen(m), "timeout: 15m") || !strings.Contains(screen(m), "[x] delete emptyDir data") {
+		t.Errorf("dialog:\n%s", screen(m))
+	}
+}
+
+// TestStaleDrainPlanIgnored: an answer to an earlier option change never
+// replaces the plan awaited, nor reopens a dialog the user closed.
+func TestStaleDrainPlanIgnored(t *testing.T) {
+	var m Model
+	m.focus = focusDialog
+	d := newDrainChoice("n1")
+	d.seq, d.planning = 2, true
+	m.dlg.drain = d
+	old := &action.DrainPlan{Node: "n1", Options: action.DrainOptions{Timeout: drainTimeout}}
+	m.drainPlanned(drainPlanMsg{node: "n1", plan: old, replan: true, seq: 1})
+	if d.plan != nil || !d.planning {
+		t.Fatalf("a stale plan was taken: %+v", d)
+	}
+	cur := &action.DrainPlan{Node: "n1", Options: d.options()}
+	m.drainPlanned(drainPlanMsg{node: "n1", plan: cur, replan: true, seq: 2})
+	if d.plan != cur || d.planning || !m.dlg.ready() { // no name to type in this bare dialog
+		t.Fatalf("the awaited plan was not taken: %+v", d)
+	}
+	m.focus = focusTree
+	m.dlg = dialog{}
+	m.drainPlanned(drainPlanMsg{node: "n1", plan: cur, replan: true, seq: 3})
+	if m.focus == focusDialog {
+		t.Fatal("a re-plan reopened a closed dialog")
 	}
 }
