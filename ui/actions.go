@@ -204,7 +204,7 @@ var (
 		now   bool
 	}{
 		{label: "pods' own"},
-		{label: "0s (no wait: containers killed at once)", now: true},
+		{label: "0s (pods removed from the API at once)", now: true},
 		{label: "30s", grace: 30 * time.Second},
 		{label: "2m", grace: 2 * time.Minute},
 	}
