@@ -383,8 +383,8 @@ func (d *drainChoice) body() []string {
 			needForce = append(needForce, b.DrainPod)
 		}
 	}
-	list("✖ blocked: emptyDir data, until delete emptyDir data", needEmptyDir, func(p action.DrainPod) string { return ": " + strings.Join(p.EmptyDirVolumes, ", ") })
-	list("✖ blocked: no controller, until force", needForce, func(action.DrainPod) string { return "" })
+	list("✖ blocked, needs delete emptyDir data", needEmptyDir, func(p action.DrainPod) string { return ": " + strings.Join(p.EmptyDirVolumes, ", ") })
+	list("✖ blocked, needs force (no controller recreates them)", needForce, func(action.DrainPod) string { return "" })
 	for _, b := range p.Blocked {
 		if b.Need == action.NeedOther {
 			body = append(body, "✖ "+clean(b.Reason))

@@ -25,9 +25,10 @@ func TestDrainDialogOptionsReplan(t *testing.T) {
 	m = r.until("the drain plan", func(m Model) bool {
 		return m.focus == focusDialog && m.dlg.drain != nil && !m.dlg.drain.planning
 	})
+	r.checkGolden("drain-dialog-blocked-80x24")
 	s := screen(m)
 	for _, want := range []string{"Drain node " + node + ": blocked", "[ ] delete emptyDir data (--delete-emptydir-data): 2 pods need it",
-		"✖ blocked: emptyDir data, until delete emptyDir data (2):", "reporting/report-exporter-5b7f9d6c48-t2zmk: spool", "tab next option"} {
+		"✖ blocked, needs delete emptyDir data (2):", "reporting/report-exporter-5b7f9d6c48-t2zmk: spool", "tab next option"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("blocked dialog lacks %q:\n%s", want, s)
 		}
