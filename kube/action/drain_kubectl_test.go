@@ -127,12 +127,12 @@ const (
 	kubectlUnmanagedWarning  = "deleting Pods that declare no controller"
 )
 
-// TestPlanMatchesKubectlGetPodsForDeletion: for each combination of
+// TestDrainPlanMatchesKubectlGetPodsForDeletion: for each combination of
 // --delete-emptydir-data and --force (with --ignore-daemonsets, as kdoctor
 // always drains), the plan evicts the pods kubectl would delete, is blocked
 // by the pods kubectl refuses for the same reason, and lists the pods
 // kubectl warns about.
-func TestPlanMatchesKubectlGetPodsForDeletion(t *testing.T) {
+func TestDrainPlanMatchesKubectlGetPodsForDeletion(t *testing.T) {
 	for _, opts := range []DrainOptions{
 		{},
 		{DeleteEmptyDir: true},
@@ -211,9 +211,9 @@ func TestPlanMatchesKubectlGetPodsForDeletion(t *testing.T) {
 	}
 }
 
-// TestPlanNamesTheEmptyDirVolumes: the data a drain deletes is named, so
+// TestDrainPlanNamesTheEmptyDirVolumes: the data a drain deletes is named, so
 // the dialog can say which volumes go.
-func TestPlanNamesTheEmptyDirVolumes(t *testing.T) {
+func TestDrainPlanNamesTheEmptyDirVolumes(t *testing.T) {
 	plan, _ := PlanDrain(context.Background(), fake.NewClientset(mixedNode()...), "n1", DrainOptions{DeleteEmptyDir: true, Force: true})
 	for _, p := range plan.Evict {
 		if p.Name == "cache-0" || p.Name == "scratchpad" {
