@@ -35,9 +35,14 @@ type (
 		err error
 		act actionName
 	}
+	// drainPlanMsg answers a plan request: the first (opening the
+	// dialog) or a re-plan after an option changed (seq tells which).
 	drainPlanMsg struct {
-		plan *action.DrainPlan
-		err  error
+		node   string
+		plan   *action.DrainPlan
+		err    error
+		replan bool
+		seq    int
 	}
 	execDoneMsg struct {
 		s   subject
@@ -46,8 +51,8 @@ type (
 	}
 )
 
-// drainTimeout bounds a drain started from the UI; it can be cancelled
-// sooner with esc.
+// drainTimeout bounds a drain started from the UI unless the dialog's
+// timeout option says otherwise; it can be cancelled sooner with esc.
 const drainTimeout = 5 * time.Minute
 
 // requestAction checks what can be known without the network (read-only,
@@ -113,20 +118,28 @@ func (m *Model) accessAnswered(msg accessMsg) tea.Cmd {
 		}, "", func(m *Model) tea.Cmd { return m.nodeAction(actUncordon, s.node) }))
 	case actDrain:
 		m.status = "planning the drain of " + s.node + "…"
-		acts, ctx, node := m.env.actions, m.opts.Ctx, s.node
-		return func() tea.Msg {
-			ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			defer cancel()
-			plan, err := acts.PlanDrain(ctx, node, action.DrainOptions{})
-			return drainPlanMsg{plan: plan, err: err}
-		}
+		return m.planDrain(s.node, newDrainChoice(s.node).options(), false, 0)
 	}
 	return nil
+}
+
+// planDrain is the command that plans a drain with opts; Update only
+// starts it.
+func (m *Model) planDrain(node string, opts action.DrainOptions, replan bool, seq int) tea.Cmd {
+	acts, ctx := m.env.actions, m.opts.Ctx
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		plan, err := acts.PlanDrain(ctx, node, opts)
+		return drainPlanMsg{node: node, plan: plan, err: err, replan: replan, seq: seq}
+	}
 }
 
 func (m *Model) openDialog(d dialog) {
 	m.dlg = d
 	m.focus = focusDialog
+	// The option keys are help only where there are options.
+	m.keys = m.keys.withDrainOptions(d.drain != nil)
 }
 
 func (m *Model) nodeAction(act actionName, node string) tea.Cmd {
@@ -146,64 +159,278 @@ func (m *Model) nodeAction(act actionName, node string) tea.Cmd {
 	}
 }
 
-// drainPlanned shows the plan and asks for the node name before anything
-// is evicted.
+// drainPlanned opens the drain dialog with the first plan, or shows a
+// re-plan in the open dialog, keeping what the user typed.
 func (m *Model) drainPlanned(msg drainPlanMsg) {
+	d := m.dlg.drain
+	if msg.replan {
+		if m.focus != focusDialog || d == nil || d.node != msg.node || d.seq != msg.seq {
+			return // the dialog is gone, or a later option change is being planned
+		}
+		d.planned(msg)
+		m.dlg.title = d.title()
+		return
+	}
 	var blocked *action.DrainBlockedError
 	if msg.err != nil && (msg.plan == nil || !errors.As(msg.err, &blocked)) {
 		m.status = "cannot plan the drain: " + kube.Explain(msg.err)
 		return
 	}
-	p := msg.plan
-	body := []string{fmt.Sprintf("Draining %s cordons it, then evicts its pods (PodDisruptionBudgets honoured, timeout %s):", p.Node, drainTimeout)}
-	list := func(title string, pods []action.DrainPod) {
+	d = newDrainChoice(msg.node)
+	d.planned(msg)
+	dlg := newDialog(d.title(), nil, msg.node, func(m *Model) tea.Cmd { return m.beginDrain(d.plan, d.options()) })
+	dlg.drain = d
+	m.openDialog(dlg)
+	m.status = ""
+
+}
+
+// drainOption changes the highlighted option of the drain dialog and plans
+// again with it.
+func (m *Model) drainOption() tea.Cmd {
+	d := m.dlg.drain
+	d.change()
+	d.seq++
+	d.planning = true
+	m.dlg.title = d.title()
+	return m.planDrain(d.node, d.options(), true, d.seq)
+}
+
+// Choices of the drain dialog's cycling options.
+var (
+	graceChoices = []struct {
+		label string
+		grace time.Duration
+		now   bool
+	}{
+		{label: "pods' own"},
+		{label: "0s (pods removed from the API at once)", now: true},
+		{label: "30s", grace: 30 * time.Second},
+		{label: "2m", grace: 2 * time.Minute},
+	}
+	timeoutChoices = []time.Duration{2 * time.Minute, drainTimeout, 15 * time.Minute}
+)
+
+// Rows of the drain dialog's options, in the order tab visits them.
+const (
+	optEmptyDir = iota
+	optForce
+	optGrace
+	optTimeout
+	drainOptionCount
+)
+
+// drainChoice is the state of the drain dialog: the options chosen and
+// the plan they give.
+type drainChoice struct {
+	node           string
+	deleteEmptyDir bool
+	force          bool
+	grace, timeout int // indexes into graceChoices, timeoutChoices
+	cursor         int // the highlighted option row
+	plan           *action.DrainPlan
+	err            error // the last plan failed outright (not blocked)
+	seq            int   // the re-plan awaited
+	planning       bool
+}
+
+func newDrainChoice(node string) *drainChoice {
+	return &drainChoice{node: node, timeout: 1}
+}
+
+func (d *drainChoice) options() action.DrainOptions {
+	g := graceChoices[d.grace]
+	return action.DrainOptions{
+		DeleteEmptyDir: d.deleteEmptyDir, Force: d.force,
+		GracePeriod: g.grace, GraceNow: g.now,
+		Timeout: timeoutChoices[d.timeout],
+	}
+}
+
+func (d *drainChoice) move(delta int) {
+	d.cursor = (d.cursor + delta + drainOptionCount) % drainOptionCount
+}
+
+// change toggles or cycles the highlighted option.
+func (d *drainChoice) change() {
+	switch d.cursor {
+	case optEmptyDir:
+		d.deleteEmptyDir = !d.deleteEmptyDir
+	case optForce:
+		d.force = !d.force
+	case optGrace:
+		d.grace = (d.grace + 1) % len(graceChoices)
+	case optTimeout:
+		d.timeout = (d.timeout + 1) % len(timeoutChoices)
+	}
+}
+
+func (d *drainChoice) planned(msg drainPlanMsg) {
+	d.planning = false
+	var blocked *action.DrainBlockedError
+	if msg.err != nil && (msg.plan == nil || !errors.As(msg.err, &blocked)) {
+		d.err = msg.err
+		return
+	}
+	d.plan, d.err = msg.plan, nil
+}
+
+// runnable: the plan shown is the plan of the options shown, and nothing
+// blocks it.
+func (d *drainChoice) runnable() bool {
+	return d.plan != nil && !d.planning && d.err == nil && len(d.plan.Blockers) == 0 && d.plan.Options == d.options()
+}
+
+func (d *drainChoice) title() string {
+	switch {
+	case d.planning:
+		return "Drain node " + d.node + ": planning…"
+	case d.err != nil || d.plan == nil || len(d.plan.Blockers) > 0:
+		return "Drain node " + d.node + ": blocked"
+	}
+	return "Drain node " + d.node + "?"
+}
+
+// body is what the dialog shows: the options, what each adds to the
+// evictions, the data lost, and what is skipped or blocked.
+func (d *drainChoice) body() []string {
+	p := d.plan
+	var body []string
+	if p.Cordoned {
+		body = append(body, "The node is already cordoned; the drain evicts its pods (PodDisruptionBudgets honoured).")
+	} else {
+		body = append(body, "Cordons the node, then evicts its pods (PodDisruptionBudgets honoured).")
+	}
+	row := func(i int, text string) {
+		mark := "  "
+		if d.cursor == i {
+			mark = "▸ "
+		}
+		body = append(body, mark+text)
+	}
+	box := func(on bool) string {
+		if on {
+			return "[x]"
+		}
+		return "[ ]"
+	}
+	var evEmptyDir, evForced int
+	for _, e := range p.Evict {
+		if e.EmptyDir && !e.Finished {
+			evEmptyDir++
+		}
+		if e.Unmanaged && !e.Finished {
+			evForced++
+		}
+	}
+	effect := func(on bool, need, added int) string {
+		switch {
+		case need == 0:
+			return "none on this node"
+		case on:
+			return fmt.Sprintf("+%d evicted", added)
+		}
+		return fmt.Sprintf("%s it", podCount(need, "needs", "need"))
+	}
+	body = append(body, "Options (tab: next, space: change):")
+	row(optEmptyDir, fmt.Sprintf("%s delete emptyDir data (--delete-emptydir-data): %s", box(d.deleteEmptyDir), effect(d.deleteEmptyDir, len(p.EmptyDir), evEmptyDir)))
+	row(optForce, fmt.Sprintf("%s force pods without a controller (--force): %s", box(d.force), effect(d.force, len(p.Unmanaged), evForced)))
+	row(optGrace, "grace period: "+graceChoices[d.grace].label)
+	row(optTimeout, "timeout: "+shortDuration(timeoutChoices[d.timeout]))
+	if d.err != nil {
+		return append(body, "", "✖ cannot plan with these options: "+clean(kube.Explain(d.err)))
+	}
+
+	list := func(title string, pods []action.DrainPod, detail func(action.DrainPod) string) {
 		if len(pods) == 0 {
 			return
 		}
 		body = append(body, fmt.Sprintf("%s (%d):", title, len(pods)))
-		for i, d := range pods {
-			if i == 8 {
-				body = append(body, fmt.Sprintf("    … and %d more", len(pods)-8))
+		for i, p := range pods {
+			if i == 6 {
+				body = append(body, fmt.Sprintf("    … and %d more", len(pods)-6))
 				break
 			}
-			line := "    " + d.Namespace + "/" + d.Name
-			if d.Owner != "" {
-				line += "  (" + d.Owner + ")"
-			}
-			body = append(body, clean(line))
+			body = append(body, clean("    "+p.String()+detail(p)))
 		}
 	}
-	list("  will be evicted", p.Evict)
-	list("  skipped: DaemonSet-managed", p.DaemonSet)
-	list("  skipped: mirror (static) pods", p.Mirror)
-	list("  use emptyDir (data lost; needs the delete-emptydir option)", p.EmptyDir)
-	list("  unmanaged (not recreated anywhere; needs force)", p.Unmanaged)
+	how := func(p action.DrainPod) string {
+		switch {
+		case p.Finished:
+			return "  (finished)"
+		case p.Unmanaged:
+			return "  (no controller: not recreated)"
+		case p.Owner != "":
+			kind, _, _ := strings.Cut(p.Owner, "/")
+			return "  (" + kind + ")"
+		}
+		return ""
+	}
+	list("Will be evicted", p.Evict, how)
+	var lost []action.DrainPod
+	for _, e := range p.Evict {
+		if e.EmptyDir && !e.Finished {
+			lost = append(lost, e)
+		}
+	}
+	list("emptyDir data lost", lost, func(p action.DrainPod) string { return ": " + strings.Join(p.EmptyDirVolumes, ", ") })
+	var needEmptyDir, needForce []action.DrainPod
+	for _, b := range p.Blocked {
+		switch b.Need {
+		case action.NeedDeleteEmptyDir:
+			needEmptyDir = append(needEmptyDir, b.DrainPod)
+		case action.NeedForce:
+			needForce = append(needForce, b.DrainPod)
+		}
+	}
+	list("✖ blocked, needs delete emptyDir data", needEmptyDir, func(p action.DrainPod) string { return ": " + strings.Join(p.EmptyDirVolumes, ", ") })
+	list("✖ blocked, needs force (no controller recreates them)", needForce, func(action.DrainPod) string { return "" })
+	for _, b := range p.Blocked {
+		if b.Need == action.NeedOther {
+			body = append(body, "✖ "+clean(b.Reason))
+		}
+	}
+	list("Skipped: DaemonSet-managed (--ignore-daemonsets)", p.DaemonSet, func(action.DrainPod) string { return "" })
+	list("Skipped: static (mirror) pods", p.Mirror, func(action.DrainPod) string { return "" })
 	for _, pdb := range p.NoHeadroom() {
-		body = append(body, clean(fmt.Sprintf("  PodDisruptionBudget %s/%s allows 0 disruptions now: evictions of %s will be refused (429) and retried",
+		body = append(body, clean(fmt.Sprintf("PodDisruptionBudget %s/%s allows 0 disruptions now: evictions of %s are refused (429) and retried until the timeout",
 			pdb.Namespace, pdb.Name, strings.Join(pdb.Pods, ", "))))
 	}
 	for _, w := range p.Warnings {
-		body = append(body, "  warning: "+clean(w))
+		body = append(body, "warning: "+clean(w))
 	}
-	if len(p.Blockers) > 0 {
-		body = append(body, "", "The drain cannot start:")
-		for _, b := range p.Blockers {
-			body = append(body, "  ✖ "+clean(b))
-		}
-		m.openDialog(newDialog("Drain node "+p.Node+": blocked", body, "", func(m *Model) tea.Cmd {
-			return say("drain of " + p.Node + " not started: blocked, nothing was sent")
-		}))
-		return
+	if graceChoices[d.grace].now && len(p.Evict) > 0 {
+		body = append(body, "grace period 0s: the pods are removed from the API at once, without waiting for their containers to stop")
 	}
-	m.openDialog(newDialog("Drain node "+p.Node+"?", body, p.Node, func(m *Model) tea.Cmd { return m.beginDrain(p) }))
+	return body
 }
 
-// beginDrain opens the drain pane and starts the drain the user confirmed.
-func (m *Model) beginDrain(p *action.DrainPlan) tea.Cmd {
+// shortDuration prints 2m rather than 2m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+func podCount(n int, one, many string) string {
+	if n == 1 {
+		return "1 pod " + one
+	}
+	return fmt.Sprintf("%d pods %s", n, many)
+}
+
+// beginDrain opens the drain pane and starts the drain the user confirmed,
+// with the options the plan was made with.
+func (m *Model) beginDrain(p *action.DrainPlan, opts action.DrainOptions) tea.Cmd {
 	m.paneSeq++
 	run := m.paneSeq
 	m.openPane(newDrainPane(m.env, m.paneSeq, run, p.Node))
-	return startDrain(m.env, run, p)
+	return startDrain(m.env, run, p, opts)
 }
 
 // drainEvent reports a drain's progress on the status line and to its pane.

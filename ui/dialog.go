@@ -3,6 +3,7 @@ package ui
 import (
 	"strings"
 
+	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -20,6 +21,9 @@ type dialog struct {
 	// onConfirm performs the action on the live model (a closure over an
 	// older copy of the model would update a model nobody draws).
 	onConfirm func(m *Model) tea.Cmd
+	// drain holds the drain dialog's options and plan; its body is drawn
+	// from them. nil for other dialogs.
+	drain *drainChoice
 }
 
 func newDialog(title string, body []string, typed string, onConfirm func(m *Model) tea.Cmd) dialog {
@@ -41,38 +45,73 @@ func (d *dialog) update(msg tea.Msg) tea.Cmd {
 	return cmd
 }
 
-func (d *dialog) ready() bool { return d.typed == "" || d.input.Value() == d.typed }
+// typedOK: the confirmation text, when one is asked for, is typed.
+func (d *dialog) typedOK() bool { return d.typed == "" || d.input.Value() == d.typed }
+
+// ready: enter would act now.
+func (d *dialog) ready() bool { return d.typedOK() && (d.drain == nil || d.drain.runnable()) }
 
 func (d *dialog) view(st themes.Styles, width, height int) string {
 	var b strings.Builder
 	b.WriteString(st.Title.Render(d.title) + "\n\n")
-	for _, l := range d.body {
+	body := d.body
+	if d.drain != nil {
+		body = d.drain.body()
+	}
+	for _, l := range body {
 		b.WriteString(ansi.Wrap(l, width, " ") + "\n")
 	}
 	b.WriteByte('\n')
 	if d.typed != "" {
 		b.WriteString(d.input.View() + "\n")
 	}
-	hint := "enter confirm · esc cancel"
-	if !d.ready() {
-		hint = "esc cancel"
+	var hint []string
+	if d.ready() {
+		hint = append(hint, "enter confirm")
 	}
-	b.WriteString(st.Muted.Render(hint))
+	if d.drain != nil {
+		hint = append(hint, "tab next option", "space change it", "? keys")
+	}
+	hint = append(hint, "esc cancel")
+	b.WriteString(st.Muted.Render(strings.Join(hint, " · ")))
 	return b.String()
 }
 
+// dialogKey: the option keys (tab, shift+tab, space) and ? cannot be part
+// of a node name (a DNS subdomain), so they never take a letter from the
+// confirmation text; every other key edits it.
 func (m Model) dialogKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
-	switch msg.String() {
-	case "esc":
+	if m.showHelp {
+		m.showHelp = false // any key closes the help, back to the dialog
+		return m, nil
+	}
+	k := m.keys
+	d := m.dlg.drain
+	switch {
+	case key.Matches(msg, k.Cancel):
 		m.focus = focusTree
 		m.status = m.dlg.title + ": cancelled, nothing was sent"
 		return m, nil
-	case "enter":
+	case key.Matches(msg, k.Confirm):
 		if !m.dlg.ready() {
+			if d != nil && m.dlg.typedOK() {
+				m.status = "the drain cannot start with these options: change one (tab, space) or esc"
+			}
 			return m, nil
 		}
 		m.focus = focusTree
 		return m, m.dlg.onConfirm(&m)
+	case key.Matches(msg, k.Help):
+		m.showHelp = true
+		return m, nil
+	case d != nil && key.Matches(msg, k.DrainDialog.Next):
+		d.move(1)
+		return m, nil
+	case d != nil && key.Matches(msg, k.DrainDialog.Prev):
+		d.move(-1)
+		return m, nil
+	case d != nil && key.Matches(msg, k.DrainDialog.Change):
+		return m, m.drainOption()
 	}
 	return m, m.dlg.update(msg)
 }

@@ -39,6 +39,16 @@ type KeyMap struct {
 
 	// Dialogs.
 	Confirm, Cancel key.Binding
+	// DrainDialog are the drain dialog's option keys. By pointer: the
+	// model travels by value through channels (the test harness's), whose
+	// elements must stay under 64 KiB, and the model is close to it.
+	DrainDialog *DrainDialogKeys
+}
+
+// DrainDialogKeys move between the drain dialog's options and change them.
+// None can be part of the node name typed to confirm (a DNS subdomain).
+type DrainDialogKeys struct {
+	Next, Prev, Change key.Binding
 }
 
 // DefaultKeyMap returns kdoctor's bindings.
@@ -96,6 +106,12 @@ func DefaultKeyMap() KeyMap {
 
 		Confirm: b([]string{"enter"}, "enter", "confirm"),
 		Cancel:  b([]string{"esc"}, "esc", "cancel"),
+		// Keys that cannot be part of the node name typed to confirm.
+		DrainDialog: &DrainDialogKeys{
+			Next:   b([]string{"tab", "down"}, "tab/↓", "next option"),
+			Prev:   b([]string{"shift+tab", "up"}, "shift+tab/↑", "previous option"),
+			Change: b([]string{"space"}, "space", "change option (re-plans)"),
+		},
 	}
 }
 
@@ -142,8 +158,26 @@ func (k KeyMap) paneHelp(own ...key.Binding) paneKeys {
 	}
 }
 
+// dialogHelp: the drain option keys show only while enabled (in the drain
+// dialog: see withDrainOptions).
 func (k KeyMap) dialogHelp() paneKeys {
-	return paneKeys{short: []key.Binding{k.Confirm, k.Cancel}, full: [][]key.Binding{{k.Confirm, k.Cancel}}}
+	dk := k.DrainDialog
+	return paneKeys{
+		short: []key.Binding{k.Confirm, k.Cancel, dk.Next, dk.Change},
+		full:  [][]key.Binding{{k.Confirm, k.Cancel, k.Help}, {dk.Next, dk.Prev, dk.Change}},
+	}
+}
+
+// withDrainOptions enables the drain option keys, or disables them for
+// other dialogs. The keys are copied, not changed in place: other copies
+// of the key map share the pointer.
+func (k KeyMap) withDrainOptions(on bool) KeyMap {
+	dk := *k.DrainDialog
+	for _, b := range []*key.Binding{&dk.Next, &dk.Prev, &dk.Change} {
+		b.SetEnabled(on)
+	}
+	k.DrainDialog = &dk
+	return k
 }
 
 // offReadOnly ends the help of a key that read-only mode turns off; help

@@ -50,13 +50,18 @@ type (
 	}
 )
 
-// startDrain is the command that starts the drain: the goroutine that runs
-// it is started here, outside Update, and its progress comes back as
-// messages through a channel read by one command at a time.
-func startDrain(env *paneEnv, run int, p *action.DrainPlan) tea.Cmd {
+// startDrain is the command that starts the drain with the options the
+// user chose: the goroutine that runs it is started here, outside Update,
+// and its progress comes back as messages through a channel read by one
+// command at a time. opts.Timeout bounds it (RunDrain reports a timeout as
+// such); esc cancels it sooner.
+func startDrain(env *paneEnv, run int, p *action.DrainPlan, opts action.DrainOptions) tea.Cmd {
 	acts, program := env.actions, env.ctx
+	if opts.Timeout <= 0 {
+		opts.Timeout = drainTimeout
+	}
 	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(program, drainTimeout)
+		ctx, cancel := context.WithCancel(program)
 		ch := make(chan drainEventMsg, 64)
 		// Sends give up only when the whole UI is gone, so a cancelled drain
 		// still reports what it did and did not do.
@@ -69,7 +74,7 @@ func startDrain(env *paneEnv, run int, p *action.DrainPlan) tea.Cmd {
 		go func() {
 			defer cancel()
 			defer close(ch)
-			sum, err := acts.Drain(ctx, p, action.DrainOptions{Timeout: drainTimeout}, func(pr action.DrainProgress) {
+			sum, err := acts.Drain(ctx, p, opts, func(pr action.DrainProgress) {
 				send(drainEventMsg{run: run, progress: &pr})
 			})
 			send(drainEventMsg{run: run, summary: &sum, err: err})

@@ -38,6 +38,10 @@ type DrainOptions struct {
 	// GracePeriod overrides the pods' terminationGracePeriodSeconds; zero
 	// keeps each pod's own.
 	GracePeriod time.Duration
+	// GraceNow asks for no grace period at all (kubectl's
+	// --grace-period=0): the API server removes each pod at once and the
+	// kubelet kills its containers without waiting. It overrides GracePeriod.
+	GraceNow bool
 	// RetryDelay is the wait between evictions a PodDisruptionBudget
 	// refused; zero means 5s, as kubectl. Cancelling a drain can take up
 	// to this long: kubectl's drain code sleeps it out.
@@ -53,6 +57,8 @@ type DrainPod struct {
 	Owner string
 	// EmptyDir: the pod has emptyDir volumes, whose data eviction deletes.
 	EmptyDir bool
+	// EmptyDirVolumes name those volumes, as the pod spec does.
+	EmptyDirVolumes []string
 	// Unmanaged: no controller will recreate the pod elsewhere.
 	Unmanaged bool
 	// Finished: the pod has Succeeded or Failed, so it goes whatever the options.
@@ -93,12 +99,35 @@ type DrainPlan struct {
 	EmptyDir []DrainPod
 	// Unmanaged pods are not recreated anywhere; they need Force.
 	Unmanaged []DrainPod
+	// Blocked are the pods that stop the drain with these options, each
+	// with what would allow it (as kubectl's drain filters decide).
+	Blocked []BlockedPod
 	// PDBs are the disruption budgets covering pods to evict.
 	PDBs []PDBHeadroom
 	// Blockers say why the drain cannot start with these options.
 	Blockers []string
 	// Warnings are things the user should know that do not block.
 	Warnings []string
+}
+
+// DrainNeed is what a blocked pod needs before a drain may remove it.
+type DrainNeed int
+
+const (
+	// NeedDeleteEmptyDir: the pod has emptyDir volumes (DeleteEmptyDir).
+	NeedDeleteEmptyDir DrainNeed = iota + 1
+	// NeedForce: no controller recreates the pod (Force).
+	NeedForce
+	// NeedOther: something an option cannot fix (Reason says what).
+	NeedOther
+)
+
+// BlockedPod is a pod that stops the drain.
+type BlockedPod struct {
+	DrainPod
+	Need DrainNeed
+	// Reason is why, for NeedOther.
+	Reason string
 }
 
 // NoHeadroom returns the budgets that will hold the drain up.
@@ -176,10 +205,13 @@ func PlanDrain(ctx context.Context, client kubernetes.Interface, node string, op
 			plan.Mirror = append(plan.Mirror, dp)
 		case blockedByEmptyDir:
 			needEmptyDir = append(needEmptyDir, dp.String())
+			plan.Blocked = append(plan.Blocked, BlockedPod{DrainPod: dp, Need: NeedDeleteEmptyDir})
 		case blockedUnmanaged:
 			needForce = append(needForce, dp.String())
+			plan.Blocked = append(plan.Blocked, BlockedPod{DrainPod: dp, Need: NeedForce})
 		case blockedOther:
 			plan.Blockers = append(plan.Blockers, note)
+			plan.Blocked = append(plan.Blocked, BlockedPod{DrainPod: dp, Need: NeedOther, Reason: note})
 		}
 	}
 	if len(needEmptyDir) > 0 {
@@ -234,14 +266,18 @@ func classifyForDrain(p *corev1.Pod, opts DrainOptions, daemonSetGet func(ns, na
 	for _, v := range p.Spec.Volumes {
 		if v.EmptyDir != nil {
 			dp.EmptyDir = true
+			dp.EmptyDirVolumes = append(dp.EmptyDirVolumes, v.Name)
 		}
 	}
+	var note string
 	if ref != nil && ref.Kind == "DaemonSet" && ref.APIVersion == appsv1.SchemeGroupVersion.String() && !dp.Finished {
 		switch err := daemonSetGet(p.Namespace, ref.Name); {
 		case err == nil:
 			return dp, skipDaemonSet, ""
 		case apierrors.IsNotFound(err) && opts.Force:
-			return dp, evictPod, fmt.Sprintf("%s belongs to DaemonSet %s, which no longer exists: it will be deleted", dp, ref.Name)
+			// kubectl goes on to its other filters: an orphan with emptyDir
+			// volumes still needs DeleteEmptyDir.
+			note = fmt.Sprintf("%s belongs to DaemonSet %s, which no longer exists: it will be deleted", dp, ref.Name)
 		case apierrors.IsNotFound(err):
 			return dp, blockedOther, fmt.Sprintf("%s belongs to DaemonSet %s, which no longer exists (force to delete it)", dp, ref.Name)
 		default:
@@ -252,7 +288,7 @@ func classifyForDrain(p *corev1.Pod, opts DrainOptions, daemonSetGet func(ns, na
 		return dp, skipMirror, ""
 	}
 	if dp.Finished {
-		return dp, evictPod, ""
+		return dp, evictPod, note
 	}
 	if dp.EmptyDir && !opts.DeleteEmptyDir {
 		return dp, blockedByEmptyDir, ""
@@ -260,7 +296,7 @@ func classifyForDrain(p *corev1.Pod, opts DrainOptions, daemonSetGet func(ns, na
 	if dp.Unmanaged && !opts.Force {
 		return dp, blockedUnmanaged, ""
 	}
-	return dp, evictPod, ""
+	return dp, evictPod, note
 }
 
 // addPDBs finds the policy/v1 disruption budgets covering the pods to evict.
@@ -478,7 +514,10 @@ func RunDrain(ctx context.Context, client kubernetes.Interface, plan *DrainPlan,
 		retry = defaultEvictRetryDelay
 	}
 	grace := -1 // each pod's own terminationGracePeriodSeconds
-	if opts.GracePeriod > 0 {
+	switch {
+	case opts.GraceNow:
+		grace = 0
+	case opts.GracePeriod > 0:
 		grace = int(math.Ceil(opts.GracePeriod.Seconds()))
 	}
 	h := &drain.Helper{
