@@ -39,10 +39,8 @@ type KeyMap struct {
 
 	// Dialogs.
 	Confirm, Cancel key.Binding
-	// DrainDialog are the drain dialog's option keys. By pointer: the
-	// model travels by value through channels (the test harness's), whose
-	// elements must stay under 64 KiB, and the model is close to it.
-	DrainDialog *DrainDialogKeys
+	// DrainDialog are the drain dialog's option keys.
+	DrainDialog DrainDialogKeys
 }
 
 // DrainDialogKeys move between the drain dialog's options and change them.
@@ -107,7 +105,7 @@ func DefaultKeyMap() KeyMap {
 		Confirm: b([]string{"enter"}, "enter", "confirm"),
 		Cancel:  b([]string{"esc"}, "esc", "cancel"),
 		// Keys that cannot be part of the node name typed to confirm.
-		DrainDialog: &DrainDialogKeys{
+		DrainDialog: DrainDialogKeys{
 			Next:   b([]string{"tab", "down"}, "tab/↓", "next option"),
 			Prev:   b([]string{"shift+tab", "up"}, "shift+tab/↑", "previous option"),
 			Change: b([]string{"space"}, "space", "change option (re-plans)"),
@@ -169,14 +167,11 @@ func (k KeyMap) dialogHelp() paneKeys {
 }
 
 // withDrainOptions enables the drain option keys, or disables them for
-// other dialogs. The keys are copied, not changed in place: other copies
-// of the key map share the pointer.
+// other dialogs.
 func (k KeyMap) withDrainOptions(on bool) KeyMap {
-	dk := *k.DrainDialog
-	for _, b := range []*key.Binding{&dk.Next, &dk.Prev, &dk.Change} {
+	for _, b := range []*key.Binding{&k.DrainDialog.Next, &k.DrainDialog.Prev, &k.DrainDialog.Change} {
 		b.SetEnabled(on)
 	}
-	k.DrainDialog = &dk
 	return k
 }
 
