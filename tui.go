@@ -85,14 +85,22 @@ func runTUI(ctx context.Context, a *app) error {
 		}
 		opts.SessionLog = log
 	}
+	var crash crashReport
 	if !a.demo {
 		opts.Contexts = kubeContexts(a)
 		opts.Connect = func(name string) (kube.Source, error) {
-			return a.connectQuiet(flagsForContext(a.kubeFlags, name))
+			// client-go's exec credential plugin keeps the os.Stderr of the
+			// moment its client is built: the terminal's, so that a plugin
+			// prompting at login (the TUI hands it the terminal) is seen,
+			// not written into the crash report.
+			var c *kube.Cluster
+			var err error
+			crash.withTerminal(func() { c, err = a.connectQuiet(flagsForContext(a.kubeFlags, name)) })
+			return c, err
 		}
 	}
 	p := tea.NewProgram(ui.New(opts), tea.WithContext(ctx))
-	crash := captureCrashReport()
+	crash = captureCrashReport()
 	final, err := p.Run()
 	crashPath := crash.done(errors.Is(err, tea.ErrProgramPanic))
 	cancel()
@@ -241,6 +249,17 @@ func preflight(ctx context.Context, c *kube.Cluster, scope live.Scope) error {
 type crashReport struct {
 	f      *os.File
 	stderr *os.File
+}
+
+// withTerminal runs f with os.Stderr the terminal's again.
+func (c crashReport) withTerminal(f func()) {
+	if c.f == nil {
+		f()
+		return
+	}
+	os.Stderr = c.stderr
+	defer func() { os.Stderr = c.f }()
+	f()
 }
 
 func captureCrashReport() crashReport {

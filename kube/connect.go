@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"context"
 	"fmt"
 
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -113,4 +114,18 @@ func kubeconfigPath(flags *genericclioptions.ConfigFlags) string {
 		return *flags.KubeConfig
 	}
 	return flags.ToRawKubeConfigLoader().ConfigAccess().GetDefaultFilename()
+}
+
+// NeedsTerminal reports whether the credentials come from an exec plugin
+// (kubelogin, `aws eks get-token`, gke-gcloud-auth-plugin): such a plugin
+// may prompt for a code or a password, or print where to log in, so it must
+// run with the terminal — not under a full-screen program that would hide
+// its prompt.
+func (c *Cluster) NeedsTerminal() bool { return c.Config.ExecProvider != nil }
+
+// Login makes one request so that an exec plugin runs now, while the caller
+// has handed it the terminal; client-go caches the credential it returns
+// for every later request of this connection.
+func (c *Cluster) Login(ctx context.Context) error {
+	return c.client.CoreV1().RESTClient().Get().AbsPath("/version").Do(ctx).Error()
 }

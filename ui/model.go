@@ -325,6 +325,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case sourceMsg:
 		return m, m.switchSource(msg)
+	case loginDoneMsg:
+		return m, m.loggedIn(msg)
 	case namespaceMsg:
 		return m.namespaceChecked(msg)
 	case tea.KeyPressMsg:

@@ -2,6 +2,8 @@ package ui
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -307,11 +309,71 @@ func (m *Model) resetView() {
 	m.layout()
 }
 
+// terminalLogin is a source whose credentials may need the terminal (an
+// exec plugin that prompts); kube.Cluster is one.
+type terminalLogin interface {
+	NeedsTerminal() bool
+	Login(ctx context.Context) error
+}
+
+// loginCommand runs a context's exec credential plugin with the terminal:
+// bubbletea hands the terminal over (as for the shell) so the plugin's
+// prompt is seen and answered, then takes it back.
+type loginCommand struct {
+	ctx   context.Context
+	login terminalLogin
+	name  string
+	out   io.Writer
+}
+
+func (l *loginCommand) SetStdin(io.Reader)    {}
+func (l *loginCommand) SetStdout(w io.Writer) { l.out = w }
+func (l *loginCommand) SetStderr(io.Writer)   {}
+
+func (l *loginCommand) Run() error {
+	if l.out != nil {
+		fmt.Fprintf(l.out, "kdoctor: logging in to context %s (its credential plugin may ask you something)…\r\n", l.name)
+	}
+	ctx, cancel := context.WithTimeout(l.ctx, 5*time.Minute)
+	defer cancel()
+	return l.login.Login(ctx)
+}
+
+// loginDoneMsg ends a login through the terminal.
+type loginDoneMsg struct {
+	src kube.Source
+	ctx string
+	err error
+}
+
 func (m *Model) switchSource(msg sourceMsg) tea.Cmd {
 	if msg.err != nil {
 		m.status = "cannot switch to " + msg.ctx + ": " + kube.Explain(msg.err)
 		return nil
 	}
+	if l, ok := msg.src.(terminalLogin); ok && l.NeedsTerminal() {
+		m.status = "logging in to " + msg.ctx + "…"
+		src, name := msg.src, msg.ctx
+		return tea.Exec(&loginCommand{ctx: m.opts.Ctx, login: l, name: name}, func(err error) tea.Msg {
+			return loginDoneMsg{src: src, ctx: name, err: err}
+		})
+	}
+	return m.useSource(msg.src, msg.ctx)
+}
+
+// loggedIn switches to the context whose plugin ran, or stays where the
+// user was when it failed.
+func (m *Model) loggedIn(msg loginDoneMsg) tea.Cmd {
+	if msg.err != nil {
+		m.status = "cannot log in to context " + msg.ctx + ": " + kube.Explain(msg.err) + " — still on " + m.src.Info().Context
+		return nil
+	}
+	return m.useSource(msg.src, msg.ctx)
+}
+
+// useSource makes src the cluster shown.
+func (m *Model) useSource(src kube.Source, name string) tea.Cmd {
+	msg := sourceMsg{src: src, ctx: name}
 	m.src = msg.src
 	m.env.src, m.env.actions = msg.src, newActions(msg.src, m.opts.SessionLog)
 	m.scope = live.Scope{LabelSelector: m.scope.LabelSelector, FieldSelector: m.scope.FieldSelector}
