@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -96,7 +97,7 @@ func resolvePods(ctx context.Context, c kubernetes.Interface, kind, ns, name str
 		return podMatcher{}, fmt.Errorf("cannot read the logs of a %s: pick a pod or one of %s", kind, strings.Join(WorkloadLogKinds, ", "))
 	}
 	if err != nil {
-		return podMatcher{}, err
+		return podMatcher{}, notFound(err, kind, ns, name)
 	}
 	if sel == nil {
 		return podMatcher{}, fmt.Errorf("%s %s/%s has no selector, so its pods cannot be found", kind, ns, name)
@@ -113,6 +114,15 @@ func resolvePods(ctx context.Context, c kubernetes.Interface, kind, ns, name str
 	return podMatcher{selector: s}, nil
 }
 
+// notFound says which workload is missing where, in the words a person
+// would use; other errors pass through.
+func notFound(err error, kind, ns, name string) error {
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("%s %s not found in namespace %s", kind, name, ns)
+	}
+	return err
+}
+
 // jobNameLabel is set by the Job controller on every pod of a Job; since
 // Kubernetes 1.27 it also sets batch.kubernetes.io/job-name, and still
 // this legacy one.
@@ -124,7 +134,7 @@ const jobNameLabel = "job-name"
 func cronJobPods(ctx context.Context, c kubernetes.Interface, ns, name string) (podMatcher, error) {
 	cj, err := c.BatchV1().CronJobs(ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
-		return podMatcher{}, err
+		return podMatcher{}, notFound(err, "cronjob", ns, name)
 	}
 	sel, err := labels.Parse(jobNameLabel)
 	if err != nil {
