@@ -33,13 +33,14 @@ type workloadSource struct {
 	pipes    map[string]*io.PipeWriter // "pod/container"
 	previous map[string]string
 	opened   map[string]int
+	tails    map[string][]int64 // TailLines asked, per open
 	watches  int
 }
 
 func newWorkloadSource(objs ...runtime.Object) *workloadSource {
 	cs := fake.NewClientset(objs...)
 	s := &workloadSource{client: cs, pipes: map[string]*io.PipeWriter{},
-		previous: map[string]string{}, opened: map[string]int{}}
+		previous: map[string]string{}, opened: map[string]int{}, tails: map[string][]int64{}}
 	// Register the watch as the default reactor does, then count it, so a
 	// test that saw the count changes pods only once the watch sees them.
 	cs.PrependWatchReactor("pods", func(a k8stesting.Action) (bool, watch.Interface, error) {
@@ -75,6 +76,11 @@ func (s *workloadSource) PodLogs(ctx context.Context, ns, pod string, opts *core
 	defer s.mu.Unlock()
 	key := pod + "/" + opts.Container
 	s.opened[key]++
+	tail := int64(0)
+	if opts.TailLines != nil {
+		tail = *opts.TailLines
+	}
+	s.tails[key] = append(s.tails[key], tail)
 	if opts.Previous {
 		text, ok := s.previous[key]
 		if !ok {
@@ -380,5 +386,51 @@ func TestWorkloadLogsErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s/%s: err %v, want %q", c.kind, c.name, err, c.want)
 		}
+	}
+}
+
+// TestWorkloadLogsRereadsARestartedContainer: when a followed container
+// stops and its pod shows a new instance (new container ID, restart count
+// up), the new instance is read from its start, whatever the tail.
+func TestWorkloadLogsRereadsARestartedContainer(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	src := newWorkloadSource(webDeployment(), runningPod("web-a", web, "app"))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s, err := OpenWorkloadLogs(ctx, src, "deployment", "shop", "web", WorkloadLogOptions{LogOptions: LogOptions{Follow: true, TailLines: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := collect(s)
+	src.write(t, "web-a/app", "first run\n")
+	c.waitFor(t, "[web-a/app] first run")
+	src.waitWatching(t)
+	// The container dies: its follow ends.
+	src.mu.Lock()
+	first := src.pipes["web-a/app"]
+	delete(src.pipes, "web-a/app")
+	src.mu.Unlock()
+	first.Close()
+	waitUntil(t, "the first reader ended", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.ends) == 1 && c.ends[0].Pod == "web-a" && c.ends[0].Status == LogComplete
+	})
+	p, err := src.client.CoreV1().Pods("shop").Get(ctx, "web-a", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &p.Status.ContainerStatuses[0]
+	st.RestartCount, st.ContainerID = 1, "containerd://web-a-app-2"
+	if _, err := src.client.CoreV1().Pods("shop").UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	src.write(t, "web-a/app", "second run\n")
+	c.waitFor(t, "[web-a/app] second run")
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	if got := fmt.Sprint(src.tails["web-a/app"]); got != "[10 0]" {
+		t.Errorf("web-a/app opened with tails %s, want [10 0]: the tail for the first instance, all of the new one", got)
 	}
 }
