@@ -415,6 +415,11 @@ func (w *workloadLogs) podSeen(o any, initial bool) {
 	}
 	sp := w.pods[p.Name]
 	if sp == nil {
+		if len(podLogContainers(p, w.opts.LogOptions)) == 0 {
+			// Nothing to read yet (a pod still Pending): it takes a slot
+			// when a container starts, so a stuck pod blocks no other.
+			return
+		}
 		if len(w.pods) >= w.opts.MaxPods {
 			if !slices.Contains(w.waiting, p.Name) {
 				w.waiting = append(w.waiting, p.Name)

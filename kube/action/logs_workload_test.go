@@ -434,3 +434,43 @@ func TestWorkloadLogsRereadsARestartedContainer(t *testing.T) {
 		t.Errorf("web-a/app opened with tails %s, want [10 0]: the tail for the first instance, all of the new one", got)
 	}
 }
+
+// TestWorkloadLogsPendingPodTakesNoSlot: a pod still Pending is not read
+// and holds no slot; once its container runs it is read.
+func TestWorkloadLogsPendingPodTakesNoSlot(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	pending := runningPod("web-p", web, "app")
+	pending.Status.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}}
+	pending.Status.ContainerStatuses[0].ContainerID = ""
+	src := newWorkloadSource(webDeployment(), runningPod("web-a", web, "app"), pending)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s, err := OpenWorkloadLogs(ctx, src, "deployment", "shop", "web", WorkloadLogOptions{LogOptions: LogOptions{Follow: true}, MaxPods: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := collect(s)
+	src.write(t, "web-a/app", "a\n")
+	c.waitFor(t, "[web-a/app] a")
+	src.waitWatching(t)
+	if p := s.Pods(); p.Streaming != 1 || p.Waiting != 0 {
+		t.Errorf("Pods() = %+v: a Pending pod took or waits for a slot", p)
+	}
+	// web-a goes; web-p starts: it takes the free slot.
+	if err := src.client.CoreV1().Pods("shop").Delete(ctx, "web-a", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor(t, "— pod web-a deleted")
+	p, err := src.client.CoreV1().Pods("shop").Get(ctx, "web-p", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Status.ContainerStatuses[0].State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}
+	p.Status.ContainerStatuses[0].ContainerID = "containerd://web-p-app"
+	if _, err := src.client.CoreV1().Pods("shop").UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	src.write(t, "web-p/app", "p started\n")
+	c.waitFor(t, "[web-p/app] p started")
+}
