@@ -202,7 +202,11 @@ func TestEveryRowAnswers(t *testing.T) {
 		return paneKindOf(m) == paneYAML && strings.Contains(plainOf(m), "kind: Deployment") && !strings.Contains(plainOf(m), "managedFields")
 	})
 	r.keys("esc", "l")
-	r.until("what l needs", func(m Model) bool { return strings.Contains(m.status, "logs are read per pod") })
+	r.until("the Deployment's pods' logs, merged", func(m Model) bool {
+		return paneKindOf(m) == paneLogs && m.pane.Subject().kind == "deployment" && strings.Contains(plainOf(m), "[ledger-")
+	})
+	r.keys("esc")
+	r.until("the tree", func(m Model) bool { return m.focus == focusTree })
 
 	r.keys("up")
 	r.until("the namespace row", func(m Model) bool { return m.selection().kind == "namespace" })

@@ -608,7 +608,13 @@ func (m Model) actionKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m, say("select a pod or a workload to diagnose")
 	case key.Matches(msg, k.Logs), key.Matches(msg, k.Previous):
 		if !sel.isPod() {
-			return m, say(logsNeed(sel))
+			if !hasWorkloadLogs(sel) {
+				return m, say(logsNeed(sel))
+			}
+			// A workload: every container of its pods, merged (like stern).
+			p, cmd := newLogsPane(m.env, m.nextPane(), sel, nil, key.Matches(msg, k.Previous))
+			m.openPane(p)
+			return m, cmd
 		}
 		var containers []string
 		if p := m.tree.Pod(sel.namespace, sel.name); p != nil {

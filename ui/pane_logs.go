@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -13,11 +14,13 @@ import (
 	"github.com/kdoctor-dev/kdoctor/kube"
 	"github.com/kdoctor-dev/kdoctor/kube/action"
 	"github.com/kdoctor-dev/kdoctor/kube/live"
+	"github.com/kdoctor-dev/kdoctor/themes"
 )
 
-// logsPane streams one container's log (or all of a pod's, tagged) into a
-// bounded ring, so memory stays flat however long a follow runs. It owns
-// the stream and closes it when it is replaced or closed.
+// logsPane streams one container's log (or all of a pod's, tagged), or
+// every container of a workload's pods merged (like stern), into a bounded
+// ring, so memory stays flat however long a follow runs. It owns the stream
+// and closes it when it is replaced or closed.
 type logsPane struct {
 	frame
 	env        *paneEnv
@@ -35,7 +38,18 @@ type logsPane struct {
 	search     textSearch
 	// notes are the lines before the log (lines skipped); ends come after.
 	notes int
+	// workload: the subject is a workload whose pods' logs are merged.
+	workload bool
+	// podColour numbers the pods of a workload stream in order of
+	// appearance, for their colour; lineColour is each rendered log line's
+	// (-1 for kdoctor's own notes).
+	podColour  map[string]int
+	lineColour []int
 }
+
+// maxEnds bounds the stream-end messages kept: a workload followed for
+// hours sees pods come and go.
+const maxEnds = 50
 
 type (
 	logStreamMsg struct {
@@ -57,16 +71,20 @@ func (m logStreamMsg) drop() {
 	}
 }
 
-// newLogsPane opens the logs of a pod: previous asks for the crashed
-// instance (`kubectl logs --previous`), else the current one is followed.
-// containers are the pod's, as the tree knows them, for tab.
+// newLogsPane opens the logs of a pod, or of every pod of a workload:
+// previous asks for the crashed instances (`kubectl logs --previous`), else
+// the current ones are followed. containers are the pod's, as the tree
+// knows them, for tab.
 func newLogsPane(env *paneEnv, id int, s subject, containers []string, previous bool) (*logsPane, tea.Cmd) {
-	p := &logsPane{env: env, id: id, subj: s, containers: containers, wrap: true, search: newTextSearch()}
+	p := &logsPane{env: env, id: id, subj: s, containers: containers, wrap: true, search: newTextSearch(), workload: !s.isPod()}
 	p.frame = newFrame(env, "")
 	p.restyle()
 	p.lineStyle = p.styleLine
 	return p, p.open(previous)
 }
+
+// hasWorkloadLogs says whether l on the subject's row opens its pods' logs merged.
+func hasWorkloadLogs(s subject) bool { return slices.Contains(action.WorkloadLogKinds, s.kind) }
 
 func (p *logsPane) Kind() paneKind   { return paneLogs }
 func (p *logsPane) Subject() subject { return p.subj }
@@ -101,11 +119,15 @@ func (p *logsPane) open(previous bool) tea.Cmd {
 		TailLines: p.env.logTail, Timestamps: p.timestamps, BufferLines: p.env.logBuffer,
 	}
 	p.title = "Logs · " + p.subj.String()
-	if p.subj.container != "" {
+	switch {
+	case p.workload:
+		p.title += " · all pods"
+	case p.subj.container != "":
 		p.title += " · " + p.subj.container
 	}
 	p.ring = action.NewLogRing(p.env.logBuffer, 0)
 	p.ends, p.skipped = nil, 0
+	p.podColour = map[string]int{}
 	p.render()
 	what := "logs"
 	if previous {
@@ -113,6 +135,14 @@ func (p *logsPane) open(previous bool) tea.Cmd {
 	}
 	p.status = "opening " + what + "…"
 	r, acts, opts, parent, s := reply{p.id, p.req}, p.env.actions, p.opts, p.env.ctx, p.subj
+	if p.workload {
+		// The stream lists and watches the workload's pods itself; this
+		// command only resolves the workload and starts it.
+		return func() tea.Msg {
+			st, err := acts.WorkloadLogs(parent, s.kind, s.namespace, s.name, action.WorkloadLogOptions{LogOptions: opts})
+			return logStreamMsg{reply: r, stream: st, err: err}
+		}
+	}
 	return func() tea.Msg {
 		st, err := acts.Logs(parent, s.namespace, s.name, opts)
 		return logStreamMsg{reply: r, stream: st, err: err}
@@ -168,6 +198,9 @@ func (p *logsPane) Update(msg tea.Msg) (tea.Cmd, bool) {
 				p.ends = append(p.ends, e.Message)
 			}
 		}
+		if len(p.ends) > maxEnds {
+			p.ends = append(p.ends[:0], p.ends[len(p.ends)-maxEnds:]...)
+		}
 		p.render()
 		if c.Done {
 			return nil, true
@@ -209,6 +242,9 @@ func (p *logsPane) Key(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 		p.timestamps = !p.timestamps
 		return p.open(p.opts.Previous), true
 	case key.Matches(msg, k.NextContainer):
+		if p.workload {
+			return say("every container of every pod is merged here; open a pod (→) and press l to read one container"), true
+		}
 		if len(p.containers) < 2 {
 			return say("this pod has one container"), true
 		}
@@ -247,7 +283,8 @@ func (p *logsPane) highlight() {
 	p.status = p.statusLine()
 }
 
-// styleLine colours the notes before the log and the ends after it.
+// styleLine colours the notes before the log and the ends after it, and
+// in a workload's stream each pod's lines in a colour of its own.
 func (p *logsPane) styleLine(i int) lipgloss.Style {
 	st := p.st
 	switch {
@@ -259,7 +296,29 @@ func (p *logsPane) styleLine(i int) lipgloss.Style {
 		}
 		return st.Health[live.Warning]
 	}
+	if j := i - p.notes; j < len(p.lineColour) {
+		if c := p.lineColour[j]; c < 0 {
+			return st.Muted
+		} else if p.workload {
+			pal := podPalette(st)
+			return pal[c%len(pal)]
+		}
+	}
 	return st.App
+}
+
+// podPalette is the rotation of the theme's colours that tells a
+// workload's pods apart (stern colours each pod); every line also names
+// its pod, so a mono theme loses nothing but colour. Bold is dropped so a
+// pod's lines do not read as warnings.
+func podPalette(st *themes.Styles) []lipgloss.Style {
+	return []lipgloss.Style{
+		st.App,
+		st.Health[live.Healthy],
+		st.Title.Bold(false),
+		st.Health[live.Pending],
+		st.Health[live.Warning].Bold(false),
+	}
 }
 
 // render redraws the pane from the ring.
@@ -272,7 +331,21 @@ func (p *logsPane) render() {
 		fmt.Fprintf(&b, "… %d earlier lines skipped (the pane keeps the last %d)\n", dropped, p.ring.Cap())
 		p.notes = 1
 	}
+	p.lineColour = p.lineColour[:0]
 	for _, l := range lines {
+		colour := 0
+		switch {
+		case l.Note:
+			colour = -1
+		case l.Pod != "":
+			c, ok := p.podColour[l.Pod]
+			if !ok {
+				c = len(p.podColour)
+				p.podColour[l.Pod] = c
+			}
+			colour = c
+		}
+		p.lineColour = append(p.lineColour, colour)
 		text := clean(l.String())
 		if p.timestamps && !l.Time.IsZero() {
 			text = l.Time.UTC().Format("2006-01-02T15:04:05.000Z") + " " + text
@@ -304,6 +377,12 @@ func (p *logsPane) emptyText() string {
 	switch {
 	case p.stream == nil:
 		return "(waiting for the log…)"
+	case p.workload && p.opts.Previous:
+		return "(no previous instance of any container of these pods has written anything)"
+	case p.workload && p.opts.Follow:
+		return "(no lines yet from the workload's pods; new lines, and pods that start, appear here)"
+	case p.workload:
+		return "(the workload's pods have written nothing to their logs)"
 	case p.opts.Previous:
 		return "(the previous instance wrote nothing to its log before it ended)"
 	case p.opts.Follow:
@@ -333,6 +412,17 @@ func (p *logsPane) statusLine() string {
 		parts = append(parts, "timestamps")
 	}
 	parts = append(parts, fmt.Sprintf("%d lines", p.ring.Len()))
+	if p.workload && p.stream != nil {
+		pods := p.stream.Pods()
+		what := fmt.Sprintf("%d pods", pods.Streaming)
+		if pods.Streaming == 1 {
+			what = "1 pod"
+		}
+		if pods.Waiting > 0 {
+			what += fmt.Sprintf(" (+%d waiting: at most %d at once)", pods.Waiting, pods.Max)
+		}
+		parts = append(parts, what)
+	}
 	if len(p.containers) > 1 {
 		parts = append(parts, "tab: "+strings.Join(p.containers, "/"))
 	}

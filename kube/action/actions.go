@@ -73,6 +73,11 @@ func (a *Actions) Logs(ctx context.Context, namespace, pod string, opts LogOptio
 	return OpenLogs(ctx, a.Source, namespace, pod, opts)
 }
 
+// WorkloadLogs opens the merged logs of a workload's pods (a read).
+func (a *Actions) WorkloadLogs(ctx context.Context, kind, namespace, name string, opts WorkloadLogOptions) (*LogStream, error) {
+	return OpenWorkloadLogs(ctx, a.Source, kind, namespace, name, opts)
+}
+
 // Cordon marks a node unschedulable.
 func (a *Actions) Cordon(ctx context.Context, node string) (NodeResult, error) {
 	return a.nodeAction(ctx, "cordon", node, Cordon)

@@ -8,9 +8,16 @@ import (
 
 // LogLine is one line of a container log.
 type LogLine struct {
+	// Pod is set when the stream merges the pods of a workload
+	// (OpenWorkloadLogs), so the view can prefix and colour by pod.
+	Pod string
 	// Container is set when the stream merges several containers
-	// (LogOptions.AllContainers), so the view can prefix each line with it.
+	// (LogOptions.AllContainers, or a workload's pods), so the view can
+	// prefix each line with it.
 	Container string
+	// Note marks a line kdoctor wrote into a workload stream (a pod joined,
+	// went away, or the pod cap was reached), not a container's output.
+	Note bool
 	// Time is the kubelet's timestamp when LogOptions.Timestamps asked for
 	// one; it is removed from Text so the view can format it.
 	Time time.Time
@@ -20,8 +27,11 @@ type LogLine struct {
 
 // String renders the line as `kubectl logs --prefix` would, without the timestamp.
 func (l LogLine) String() string {
-	if l.Container == "" {
+	switch {
+	case l.Note || (l.Pod == "" && l.Container == ""):
 		return l.Text
+	case l.Pod != "":
+		return "[" + l.Pod + "/" + l.Container + "] " + l.Text
 	}
 	return "[" + l.Container + "] " + l.Text
 }

@@ -85,6 +85,8 @@ func (s LogStatus) String() string {
 
 // LogEnd reports the end of one container's stream.
 type LogEnd struct {
+	// Pod is set in a workload's stream.
+	Pod       string
 	Container string
 	Status    LogStatus
 	// Message is one human sentence for the view, always set.
@@ -123,6 +125,9 @@ type LogStream struct {
 	ended     []LogEnd
 	running   int
 	delivered bool // the Done chunk went out
+
+	// workload is set for a workload's stream (OpenWorkloadLogs).
+	workload *workloadLogs
 }
 
 // OpenLogs starts reading a pod's container logs through src, so it works
@@ -225,10 +230,19 @@ func podLogOptions(container string, opts LogOptions) *corev1.PodLogOptions {
 // read streams one container's log into the pending buffer.
 func (s *LogStream) read(ctx context.Context, src kube.Source, namespace, pod, container string, tag bool, opts LogOptions) {
 	defer s.wg.Done()
+	base := LogLine{}
+	if tag {
+		base.Container = container
+	}
+	s.finish(s.readInto(ctx, src, namespace, pod, container, base, opts))
+}
+
+// readInto streams one container's log into the pending buffer, each line
+// starting from base (its prefix), and says how the stream ended.
+func (s *LogStream) readInto(ctx context.Context, src kube.Source, namespace, pod, container string, base LogLine, opts LogOptions) LogEnd {
 	rc, err := src.PodLogs(ctx, namespace, pod, podLogOptions(container, opts))
 	if err != nil {
-		s.finish(logEndFor(ctx, container, opts, err))
-		return
+		return logEndFor(ctx, container, opts, err)
 	}
 	// Not every kube.Source's reader wakes up when ctx ends: close it then.
 	stop := context.AfterFunc(ctx, func() { rc.Close() })
@@ -236,13 +250,9 @@ func (s *LogStream) read(ctx context.Context, src kube.Source, namespace, pod, c
 		stop()
 		rc.Close()
 	}()
-	prefix := ""
-	if tag {
-		prefix = container
-	}
 	limit := s.pending.MaxLineBytes()
 	err = scanLogLines(rc, limit, func(raw []byte, discarded int) {
-		line := LogLine{Container: prefix}
+		line := base
 		if opts.Timestamps {
 			line.Time, raw = splitTimestamp(raw)
 		}
@@ -250,14 +260,13 @@ func (s *LogStream) read(ctx context.Context, src kube.Source, namespace, pod, c
 		s.push(line)
 	})
 	if err != nil {
-		s.finish(logEndFor(ctx, container, opts, err))
-		return
+		return logEndFor(ctx, container, opts, err)
 	}
 	msg := fmt.Sprintf("end of the log of container %s", container)
 	if opts.Follow {
 		msg = fmt.Sprintf("the log stream of container %s ended (the container stopped or the connection closed)", container)
 	}
-	s.finish(LogEnd{Container: container, Status: LogComplete, Message: msg})
+	return LogEnd{Container: container, Status: LogComplete, Message: msg}
 }
 
 func (s *LogStream) push(l LogLine) {
@@ -292,7 +301,9 @@ func (s *LogStream) Next(ctx context.Context) (LogChunk, error) {
 			s.mu.Unlock()
 			return LogChunk{}, io.EOF
 		}
-		if s.pending.Len() > 0 || len(s.ended) > 0 {
+		// running reaching zero is news too: a workload stream's watcher
+		// ends without a LogEnd of its own.
+		if s.pending.Len() > 0 || len(s.ended) > 0 || s.running == 0 {
 			c := LogChunk{
 				Lines:   s.pending.take(),
 				Skipped: s.pending.Dropped() - s.reported,
