@@ -97,6 +97,10 @@ func (p *logsPane) ShortHelp() []key.Binding  { return p.help().ShortHelp() }
 func (p *logsPane) FullHelp() [][]key.Binding { return p.help().FullHelp() }
 func (p *logsPane) help() paneKeys {
 	k := p.env.keys
+	if p.workload {
+		// Every container of every pod is merged already: no tab.
+		return k.paneHelp(k.Previous, k.Follow, k.Wrap, k.Timestamps, k.Search, k.NextMatch, k.PrevMatch)
+	}
 	return k.paneHelp(k.Previous, k.Follow, k.Wrap, k.Timestamps, k.NextContainer, k.Search, k.NextMatch, k.PrevMatch)
 }
 
