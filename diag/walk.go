@@ -56,8 +56,11 @@ type event struct {
 
 var fieldPathContainer = regexp.MustCompile(`spec\.(?:initContainers|containers|ephemeralContainers)\{([^}]+)\}`)
 
-// EventLast is when an event was last seen, across the old (count,
-// lastTimestamp) and new (series, eventTime) forms.
+// EventLast is when an event was last seen, from whichever field its
+// recorder filled: the series' last observation (events.k8s.io recorders
+// repeating an event), lastTimestamp (core recorders), eventTime (new
+// recorders' first occurrence), firstTimestamp, and at worst the event
+// object's creation.
 func EventLast(e *corev1.Event) time.Time {
 	switch {
 	case e.Series != nil && !e.Series.LastObservedTime.IsZero():
@@ -66,6 +69,8 @@ func EventLast(e *corev1.Event) time.Time {
 		return e.LastTimestamp.Time
 	case !e.EventTime.IsZero():
 		return e.EventTime.Time
+	case !e.FirstTimestamp.IsZero():
+		return e.FirstTimestamp.Time
 	}
 	return e.CreationTimestamp.Time
 }

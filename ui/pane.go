@@ -242,6 +242,22 @@ func (f *frame) view(footer string) string {
 	return title + "\n" + st.Muted.Render(ansi.Truncate(status, width, "…")) + "\n" + f.vp.View()
 }
 
+// The frame gives every pane its defaults: its text, its size, nothing
+// typed into it and nothing to stop. A pane with a search, a stream or a
+// layout that depends on the width says otherwise.
+
+// Plain is the frame's text without styles.
+func (f *frame) Plain() string { return f.plain }
+
+// SetSize sets the frame's outer size.
+func (f *frame) SetSize(w, h int) { f.setSize(w, h) }
+
+// Typing is false: the frame has no input.
+func (f *frame) Typing() bool { return false }
+
+// Close has nothing to stop.
+func (f *frame) Close() {}
+
 // scrollKeys are the navigation keys every pane lists in its full help.
 func (k KeyMap) scrollKeys() []key.Binding {
 	return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.HalfPageUp, k.HalfPageDown, k.Top, k.Bottom}

@@ -58,9 +58,6 @@ func newDiagnosisPane(env *paneEnv, id int, s subject) (*diagnosisPane, tea.Cmd)
 
 func (p *diagnosisPane) Kind() paneKind   { return paneDiagnosis }
 func (p *diagnosisPane) Subject() subject { return p.subj }
-func (p *diagnosisPane) Typing() bool     { return false }
-func (p *diagnosisPane) Plain() string    { return p.plain }
-func (p *diagnosisPane) Close()           {}
 func (p *diagnosisPane) SetSize(w, h int) {
 	p.setSize(w, h)
 	p.render()

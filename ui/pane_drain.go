@@ -103,10 +103,6 @@ func newDrainPane(env *paneEnv, id, run int, node string) *drainPane {
 
 func (p *drainPane) Kind() paneKind   { return paneDrain }
 func (p *drainPane) Subject() subject { return p.subj }
-func (p *drainPane) Typing() bool     { return false }
-func (p *drainPane) Plain() string    { return p.plain }
-func (p *drainPane) Close()           {}
-func (p *drainPane) SetSize(w, h int) { p.setSize(w, h) }
 func (p *drainPane) View() string     { return p.view("") }
 
 func (p *drainPane) ShortHelp() []key.Binding {

@@ -78,10 +78,6 @@ func newEventsPane(env *paneEnv, id int, s subject, scope []string, feed EventFe
 
 func (p *eventsPane) Kind() paneKind   { return paneEvents }
 func (p *eventsPane) Subject() subject { return p.subj }
-func (p *eventsPane) Typing() bool     { return false }
-func (p *eventsPane) Plain() string    { return p.plain }
-func (p *eventsPane) Close()           {}
-func (p *eventsPane) SetSize(w, h int) { p.setSize(w, h) }
 func (p *eventsPane) View() string     { return p.view("") }
 
 func (p *eventsPane) ShortHelp() []key.Binding  { return p.help().ShortHelp() }

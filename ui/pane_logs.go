@@ -89,8 +89,6 @@ func hasWorkloadLogs(s subject) bool { return slices.Contains(action.WorkloadLog
 func (p *logsPane) Kind() paneKind   { return paneLogs }
 func (p *logsPane) Subject() subject { return p.subj }
 func (p *logsPane) Typing() bool     { return p.search.typing }
-func (p *logsPane) Plain() string    { return p.plain }
-func (p *logsPane) SetSize(w, h int) { p.setSize(w, h) }
 func (p *logsPane) View() string     { return p.view(p.search.footer()) }
 
 func (p *logsPane) ShortHelp() []key.Binding  { return p.help().ShortHelp() }

@@ -44,9 +44,6 @@ func newTextPane(env *paneEnv, id int, kind paneKind, s subject) (*textPane, tea
 func (p *textPane) Kind() paneKind   { return p.kind }
 func (p *textPane) Subject() subject { return p.subj }
 func (p *textPane) Typing() bool     { return p.search.typing }
-func (p *textPane) Plain() string    { return p.plain }
-func (p *textPane) Close()           {}
-func (p *textPane) SetSize(w, h int) { p.setSize(w, h) }
 func (p *textPane) View() string     { return p.view(p.search.footer()) }
 
 func (p *textPane) ShortHelp() []key.Binding  { return p.help().ShortHelp() }

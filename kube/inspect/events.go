@@ -3,7 +3,6 @@ package inspect
 import (
 	"context"
 	"sort"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -12,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/kdoctor-dev/kdoctor/diag"
 )
 
 // pageSize is the page size of every list inspect makes (kubectl's
@@ -133,36 +134,17 @@ func eventFields(e *corev1.Event) fields.Set {
 }
 
 // SortEvents orders events warnings first, then newest first (by
-// LastEventTime), then by name so the order is stable.
+// diag.EventLast), then by name so the order is stable.
 func SortEvents(evs []corev1.Event) {
 	sort.SliceStable(evs, func(i, j int) bool {
 		wi, wj := evs[i].Type == corev1.EventTypeWarning, evs[j].Type == corev1.EventTypeWarning
 		if wi != wj {
 			return wi
 		}
-		ti, tj := LastEventTime(&evs[i]), LastEventTime(&evs[j])
+		ti, tj := diag.EventLast(&evs[i]), diag.EventLast(&evs[j])
 		if !ti.Equal(tj) {
 			return ti.After(tj)
 		}
 		return evs[i].Name < evs[j].Name
 	})
-}
-
-// LastEventTime is when an event last happened, from whichever field its
-// recorder filled: the series' last observation (events.k8s.io recorders
-// repeating an event), lastTimestamp (core recorders), eventTime (new
-// recorders' first occurrence), firstTimestamp, and at worst the event
-// object's creation.
-func LastEventTime(e *corev1.Event) time.Time {
-	switch {
-	case e.Series != nil && !e.Series.LastObservedTime.IsZero():
-		return e.Series.LastObservedTime.Time
-	case !e.LastTimestamp.IsZero():
-		return e.LastTimestamp.Time
-	case !e.EventTime.IsZero():
-		return e.EventTime.Time
-	case !e.FirstTimestamp.IsZero():
-		return e.FirstTimestamp.Time
-	}
-	return e.CreationTimestamp.Time
 }

@@ -1,8 +1,9 @@
 // Package inspect reads one object of any kind the TUI shows, as kubectl
 // shows it: describe, YAML and events. It only reads.
 //
-// It depends on client-go, the Kubernetes API types and kubectl's describe
-// package only, so that every other room of kdoctor can use it.
+// It depends on client-go, the Kubernetes API types, kubectl's describe
+// package and the pure diag (for one event clock) only, so that every other
+// room of kdoctor can use it.
 package inspect
 
 import (
