@@ -111,6 +111,29 @@ func (e *realEnv) testExecTTY(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitScreen("hi\r\n")
+	// The terminal's size at the start reached the remote TTY.
+	if w, h := e.srv.Kubelet().TerminalSize(realNS, "shell", "app"); w != 120 || h != 40 {
+		t.Errorf("the kubelet got terminal size %dx%d, want 120x40", w, h)
+	}
+	// A resize reaches the remote TTY: the kernel signals the terminal's
+	// foreground process group, which the test's pty has none of, so the
+	// test sends the SIGWINCH itself.
+	if err := unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 30, Col: 100}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if err := unix.Kill(os.Getpid(), unix.SIGWINCH); err != nil {
+			t.Fatal(err)
+		}
+		if w, h := e.srv.Kubelet().TerminalSize(realNS, "shell", "app"); w == 100 && h == 30 {
+			break
+		}
+		if time.Now().After(deadline) {
+			w, h := e.srv.Kubelet().TerminalSize(realNS, "shell", "app")
+			t.Fatalf("the kubelet got terminal size %dx%d after a resize, want 100x30", w, h)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if _, err := master.WriteString("exit 3\r"); err != nil {
 		t.Fatal(err)
 	}
