@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
@@ -20,8 +21,7 @@ import (
 // testDebugContainer adds a debug container to the distroless container
 // through the real pods/ephemeralcontainers subresource, attaches to it
 // through pods/attach and the fake kubelet, and checks the refusals:
-// read-only (nothing sent) and RBAC (the viewer made by "restricted user",
-// which must run first).
+// read-only (nothing sent) and RBAC (a viewer who may read pods only).
 func (e *realEnv) testDebugContainer(t *testing.T) {
 	ctx := kubetest.Timeout(t, 60*time.Second)
 	a := e.actions(t, rwUser, false)
@@ -120,7 +120,28 @@ func (e *realEnv) testDebugContainer(t *testing.T) {
 	}
 
 	// RBAC: the viewer may read pods, not add containers to them.
+	c := e.srv.Client()
+	if _, err := c.RbacV1().Roles(realNS).Create(ctx, &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: "debug-viewer"},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch"}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RbacV1().RoleBindings(realNS).Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "debug-viewer"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "debug-viewer"},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: viewerUser}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	viewer := e.actions(t, viewerUser, false)
+	// RBAC reaches the authorizer through an informer: allow it a moment.
+	if err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		viewer.Access().Forget()
+		return viewer.Access().Can(ctx, realNS, "get", "", "pods", "").Allowed, nil
+	}); err != nil {
+		t.Fatalf("the viewer never got to read pods: %v", err)
+	}
 	if acc := viewer.CanDebug(ctx, realNS); acc.Allowed || acc.Reason != "you cannot update pods/ephemeralcontainers in namespace actions" {
 		t.Errorf("viewer CanDebug = %+v", acc)
 	}
