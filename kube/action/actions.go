@@ -142,11 +142,15 @@ func (a *Actions) Exec(ctx context.Context, namespace, pod, container string, co
 }
 
 // AddDebugContainer adds an ephemeral debug container (image, or
-// DefaultDebugImage) targeting container's process namespace and waits
+// DefaultDebugImage) targeting container's process namespace (none when
+// container is "") and waits
 // until it runs; see the package function. Read-only mode refuses it
 // before any request; it is recorded in the session log.
 func (a *Actions) AddDebugContainer(ctx context.Context, namespace, pod, container, image string) (DebugContainer, error) {
-	object := fmt.Sprintf("pod/%s/%s container %s", namespace, pod, container)
+	object := fmt.Sprintf("pod/%s/%s", namespace, pod)
+	if container != "" {
+		object += " target " + container
+	}
 	if err := a.refuse(http.MethodPut, fmt.Sprintf("/api/v1/namespaces/%s/pods/%s/ephemeralcontainers", namespace, pod)); err != nil {
 		a.record("debug", object, "", err)
 		return DebugContainer{Namespace: namespace, Pod: pod, Target: container}, err

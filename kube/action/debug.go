@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -205,4 +207,81 @@ func NewAttach(ctx context.Context, cfg *rest.Config, namespace, pod, container 
 	e := NewExec(ctx, cfg, namespace, pod, container)
 	e.attach = true
 	return e
+}
+
+// debugStartTimeout bounds the wait for a debug container to run (an
+// image pull on a slow node).
+const debugStartTimeout = 2 * time.Minute
+
+// DebugCommand adds a debug container and attaches to it, like `kubectl
+// debug -it POD --image=IMAGE --target=CONTAINER`: the UI hands it the
+// terminal with tea.Exec (it implements tea.ExecCommand), and the wait for
+// the container is shown there, as kubectl shows it.
+type DebugCommand struct {
+	Namespace, Pod, Target, Image string
+
+	ctx       context.Context
+	acts      *Actions
+	stdin     io.Reader
+	stdout    io.Writer
+	stderr    io.Writer
+	container DebugContainer
+	result    ExecResult
+}
+
+// Debug prepares a debug session into a pod, targeting container ("": the
+// pod's own namespaces); image empty means DefaultDebugImage.
+func (a *Actions) Debug(ctx context.Context, namespace, pod, container, image string) *DebugCommand {
+	if image == "" {
+		image = DefaultDebugImage
+	}
+	return &DebugCommand{Namespace: namespace, Pod: pod, Target: container, Image: image, ctx: ctx, acts: a}
+}
+
+// SetStdin sets the session's input (a terminal gets a TTY in raw mode).
+func (d *DebugCommand) SetStdin(r io.Reader) { d.stdin = r }
+
+// SetStdout sets where the output goes.
+func (d *DebugCommand) SetStdout(w io.Writer) { d.stdout = w }
+
+// SetStderr sets where the error output goes.
+func (d *DebugCommand) SetStderr(w io.Writer) { d.stderr = w }
+
+// Container is the debug container added (Name empty when none was).
+func (d *DebugCommand) Container() DebugContainer { return d.container }
+
+// Result is how the attach went.
+func (d *DebugCommand) Result() ExecResult { return d.result }
+
+// Run adds the container, waits until it runs, and attaches to it until
+// its shell exits or the user detaches.
+func (d *DebugCommand) Run() error {
+	ctx := d.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if d.acts.Config == nil && !d.acts.ReadOnly {
+		return errors.New("a debug container needs a real cluster: the demo has no containers")
+	}
+	out := writerOr(d.stdout)
+	sharing := ""
+	if d.Target != "" {
+		sharing = ", sharing the processes of container " + d.Target
+	}
+	fmt.Fprintf(out, "Adding a debug container (%s) to pod %s/%s%s; waiting for it to start…\n", d.Image, d.Namespace, d.Pod, sharing)
+	wctx, cancel := context.WithTimeout(ctx, debugStartTimeout)
+	c, err := d.acts.AddDebugContainer(wctx, d.Namespace, d.Pod, d.Target, d.Image)
+	cancel()
+	d.container = c
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Debug container %s is running; exit its shell to come back (it cannot be removed: it stays in the pod until the pod is replaced).\n", c.Name)
+	at := d.acts.Attach(ctx, d.Namespace, d.Pod, c.Name)
+	at.SetStdin(d.stdin)
+	at.SetStdout(d.stdout)
+	at.SetStderr(d.stderr)
+	err = at.Run()
+	d.result = at.Result()
+	return err
 }
