@@ -89,6 +89,17 @@ func (e *realEnv) testDebugContainer(t *testing.T) {
 		t.Errorf("session log = %q", logged)
 	}
 
+	// The whole session as the UI runs it: add, wait, attach.
+	dc := a.Debug(ctx, realNS, "shell", "distroless", "")
+	out.Reset()
+	dc.SetStdin(strings.NewReader("echo from the debug shell\nexit\n"))
+	dc.SetStdout(&out)
+	if err := dc.Run(); err != nil || dc.Container().Name == "" || dc.Container().Name == d.Name ||
+		!strings.Contains(out.String(), "Debug container "+dc.Container().Name+" is running") ||
+		!strings.HasSuffix(out.String(), "\nfrom the debug shell\n") {
+		t.Errorf("debug session: output %q, container %+v, err %v", out.String(), dc.Container(), err)
+	}
+
 	// Read-only, with the up-front check and with the transport guard
 	// alone: refused, and nothing reaches the server.
 	since := time.Now()
@@ -150,8 +161,8 @@ func (e *realEnv) testDebugContainer(t *testing.T) {
 		t.Errorf("viewer debug container: %v", err)
 	}
 	p, err = e.srv.Client().CoreV1().Pods(realNS).Get(ctx, "shell", metav1.GetOptions{})
-	if err != nil || len(p.Spec.EphemeralContainers) != 1 {
-		t.Errorf("after the refusals the pod has %d ephemeral containers, want 1 (err %v)", len(p.Spec.EphemeralContainers), err)
+	if err != nil || len(p.Spec.EphemeralContainers) != 2 {
+		t.Errorf("after the refusals the pod has %d ephemeral containers, want 2 (err %v)", len(p.Spec.EphemeralContainers), err)
 	}
 }
 
