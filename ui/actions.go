@@ -95,7 +95,9 @@ func (m *Model) requestAction(act actionName, s subject) tea.Cmd {
 			acc = acts.CanExec(ctx, s.namespace)
 			// Asked now, so the offer needs no round trip when the
 			// shell turns out to be unavailable.
-			debug = acts.CanDebug(ctx, s.namespace)
+			if acc.Allowed {
+				debug = acts.CanDebug(ctx, s.namespace)
+			}
 		case actDrain:
 			acc = acts.CanDrain(ctx)
 		default:
@@ -483,6 +485,10 @@ func (m *Model) startShell(s subject, canDebug kube.Access) tea.Cmd {
 	}
 	s.container = container
 	if row != nil && row.State != "Running" && !row.Ephemeral && !row.Init {
+		if s.node == "" {
+			m.status = clean(fmt.Sprintf("container %s is not running and pod %s is not scheduled on a node yet: there is nothing to open a shell or a debug container in", container, s.String()))
+			return nil
+		}
 		// A container that is not running has no processes to share:
 		// the debug container gets the pod's own namespaces (network,
 		// and processes if the pod shares them).
