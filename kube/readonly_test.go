@@ -151,3 +151,27 @@ func TestGuardReadOnlyStopsRequestsBeforeTheNetwork(t *testing.T) {
 		t.Fatalf("Explain: %q", got)
 	}
 }
+
+// TestCheckReadOnlyDebugContainers: a debug container is a change to the
+// pod (pods/ephemeralcontainers, updated or patched as kubectl debug does)
+// and then an attach; read-only mode refuses both, and still reads.
+func TestCheckReadOnlyDebugContainers(t *testing.T) {
+	cases := []struct {
+		method, path string
+		allowed      bool
+	}{
+		{"PUT", "/api/v1/namespaces/shop/pods/web-1/ephemeralcontainers", false},
+		{"PATCH", "/api/v1/namespaces/shop/pods/web-1/ephemeralcontainers", false},
+		{"POST", "/api/v1/namespaces/shop/pods/web-1/attach", false},
+		{"GET", "/api/v1/namespaces/shop/pods/web-1/attach", false},
+		{"GET", "/api/v1/namespaces/shop/pods/web-1/ephemeralcontainers", true},
+	}
+	for _, c := range cases {
+		for _, prefix := range []string{"", "/k8s/clusters/c-x"} {
+			err := CheckReadOnlyUnder(prefix, c.method, prefix+c.path)
+			if (err == nil) != c.allowed {
+				t.Errorf("%s %s%s: allowed=%v, want %v (err %v)", c.method, prefix, c.path, err == nil, c.allowed, err)
+			}
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kdoctor-dev/kdoctor/kube"
 	"github.com/kdoctor-dev/kdoctor/kube/action"
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 )
 
 // actionName names a one-key action that needs permission.
@@ -29,6 +30,9 @@ type (
 		act actionName
 		s   subject
 		acc kube.Access
+		// debug answers, for actShell, whether a debug container could be
+		// offered should the shell be unavailable.
+		debug kube.Access
 	}
 	nodeResultMsg struct {
 		res action.NodeResult
@@ -48,6 +52,10 @@ type (
 		s   subject
 		res action.ExecResult
 		err error
+		// debug is the debug session, when this was one.
+		debug *action.DebugCommand
+		// canDebug: whether a debug container may be offered instead.
+		canDebug kube.Access
 	}
 )
 
@@ -81,16 +89,21 @@ func (m *Model) requestAction(act actionName, s subject) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		var acc kube.Access
+		var acc, debug kube.Access
 		switch act {
 		case actShell:
 			acc = acts.CanExec(ctx, s.namespace)
+			// Asked now, so the offer needs no round trip when the
+			// shell turns out to be unavailable.
+			if acc.Allowed {
+				debug = acts.CanDebug(ctx, s.namespace)
+			}
 		case actDrain:
 			acc = acts.CanDrain(ctx)
 		default:
 			acc = acts.CanCordon(ctx)
 		}
-		return accessMsg{act: act, s: s, acc: acc}
+		return accessMsg{act: act, s: s, acc: acc, debug: debug}
 	}
 }
 
@@ -104,7 +117,7 @@ func (m *Model) accessAnswered(msg accessMsg) tea.Cmd {
 	s := msg.s
 	switch msg.act {
 	case actShell:
-		return m.startShell(s)
+		return m.startShell(s, msg.debug)
 	case actCordon:
 		m.openDialog(newDialog("Cordon node "+s.node+"?", []string{
 			"This marks " + s.node + " unschedulable (kubectl cordon):",
@@ -455,28 +468,86 @@ func (m *Model) drainEvent(msg drainEventMsg) tea.Cmd {
 }
 
 // startShell hands the terminal to an interactive shell in the container
-// and takes it back when the shell exits.
-func (m *Model) startShell(s subject) tea.Cmd {
+// and takes it back when the shell exits. A container that is not running
+// has nothing to exec into: a debug container is offered instead (when
+// canDebug allows one).
+func (m *Model) startShell(s subject, canDebug kube.Access) tea.Cmd {
 	container := s.container
-	if container == "" {
-		if p := m.tree.Pod(s.namespace, s.name); p != nil {
-			for _, c := range p.Containers {
-				if !c.Init {
-					container = c.Name
-					break
-				}
+	var row *live.ContainerRow
+	if p := m.tree.Pod(s.namespace, s.name); p != nil {
+		for i, c := range p.Containers {
+			if (container == "" && !c.Init && !c.Ephemeral) || (container != "" && c.Name == container) {
+				row = &p.Containers[i]
+				container = c.Name
+				break
 			}
 		}
 	}
 	s.container = container
+	if row != nil && row.State != "Running" && !row.Ephemeral && !row.Init {
+		if s.node == "" {
+			m.status = clean(fmt.Sprintf("container %s is not running and pod %s is not scheduled on a node yet: there is nothing to open a shell or a debug container in", container, s.String()))
+			return nil
+		}
+		// A container that is not running has no processes to share:
+		// the debug container gets the pod's own namespaces (network,
+		// and processes if the pod shares them).
+		m.offerDebug(s, "", fmt.Sprintf("container %s is not running (%s): there is no process to open a shell in", container, row.State), canDebug)
+		return nil
+	}
 	ex := m.env.actions.Exec(m.opts.Ctx, s.namespace, s.name, container)
-	return tea.Exec(ex, func(err error) tea.Msg { return execDoneMsg{s: s, res: ex.Result(), err: err} })
+	return tea.Exec(ex, func(err error) tea.Msg {
+		return execDoneMsg{s: s, res: ex.Result(), err: err, canDebug: canDebug}
+	})
+}
+
+// offerDebug offers an ephemeral debug container, as kubectl debug -it
+// [--target] adds one, when the shell is unavailable (why), or says why
+// that is unavailable too. target is the container whose processes it
+// shares; "" for the pod's own namespaces.
+func (m *Model) offerDebug(s subject, target, why string, canDebug kube.Access) {
+	if !canDebug.Allowed {
+		m.status = clean(fmt.Sprintf("%s; a debug container is unavailable too: %s", why, canDebug.Reason))
+		return
+	}
+	m.status = ""
+	cmd := fmt.Sprintf("  kubectl debug -it -n %s %s --image=%s", s.namespace, s.name, action.DefaultDebugImage)
+	shares := "  • it shares the pod's network, not the stopped container's processes (there are none);"
+	if target != "" {
+		cmd += " --target=" + target
+		shares = "  • it sees the processes of " + clean(target) + " (ps, /proc/<pid>/root) and shares the pod's network;"
+	}
+	m.openDialog(newDialog("Debug container in "+s.String()+"?", []string{
+		clean(why) + ".",
+		"kdoctor can do what kubectl debug does:",
+		clean(cmd),
+		"  • adds an ephemeral container with a shell to the pod (the pod is not restarted);",
+		shares,
+		"  • an ephemeral container cannot be removed: it stays in the pod spec until the pod is replaced.",
+		"Exit its shell to come back here.",
+	}, "", func(m *Model) tea.Cmd { return m.startDebug(s, target) }))
+}
+
+// startDebug hands the terminal to a debug session: the container is
+// added and waited for there, as kubectl debug -it does, then attached.
+func (m *Model) startDebug(s subject, target string) tea.Cmd {
+	d := m.env.actions.Debug(m.opts.Ctx, s.namespace, s.name, target, "")
+	return tea.Exec(d, func(err error) tea.Msg { return execDoneMsg{s: s, res: d.Result(), err: err, debug: d} })
 }
 
 func (m *Model) execDone(msg execDoneMsg) {
+	if d := msg.debug; d != nil {
+		switch name := d.Container().Name; {
+		case msg.err != nil:
+			m.status = clean("debug container in " + msg.s.String() + " failed: " + kube.Explain(msg.err))
+		default:
+			m.status = clean(fmt.Sprintf("left debug container %s in %s after %s (it stays in the pod; s on it opens a shell again)", name, msg.s.String(), msg.res.Duration.Round(time.Second)))
+		}
+		return
+	}
 	switch {
 	case errors.Is(msg.err, action.ErrNoShell):
-		m.status = clean(msg.err.Error())
+		m.offerDebug(msg.s, msg.s.container, fmt.Sprintf("container %s has no shell (distroless image?)", msg.s.container), msg.canDebug)
 	case msg.err != nil:
 		m.status = "shell in " + msg.s.String() + " failed: " + kube.Explain(msg.err)
 	default:

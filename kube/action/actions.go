@@ -55,6 +55,15 @@ func (a *Actions) CanExec(ctx context.Context, ns string) kube.Access {
 	return a.Access().Can(ctx, ns, "create", "", "pods", "exec")
 }
 
+// CanDebug says whether a debug container may be added to pods of
+// namespace ns (pods/ephemeralcontainers, then attached to: pods/attach).
+func (a *Actions) CanDebug(ctx context.Context, ns string) kube.Access {
+	if acc := a.Access().Can(ctx, ns, "update", "", "pods", "ephemeralcontainers"); !acc.Allowed {
+		return acc
+	}
+	return a.Access().Can(ctx, ns, "create", "", "pods", "attach")
+}
+
 // CanCordon says whether nodes may be cordoned and uncordoned.
 func (a *Actions) CanCordon(ctx context.Context) kube.Access {
 	return a.Access().Can(ctx, "", "patch", "", "nodes", "")
@@ -133,6 +142,46 @@ func (a *Actions) Exec(ctx context.Context, namespace, pod, container string, co
 			result = fmt.Sprintf("%s exited %d after %s", strings.Join(res.Command, " "), res.ExitCode, res.Duration.Round(time.Second))
 		}
 		a.record("exec", object, result, err)
+	}
+	return e
+}
+
+// AddDebugContainer adds an ephemeral debug container (image, or
+// DefaultDebugImage) targeting container's process namespace (none when
+// container is "") and waits
+// until it runs; see the package function. Read-only mode refuses it
+// before any request; it is recorded in the session log.
+func (a *Actions) AddDebugContainer(ctx context.Context, namespace, pod, container, image string) (DebugContainer, error) {
+	object := fmt.Sprintf("pod/%s/%s", namespace, pod)
+	if container != "" {
+		object += " target " + container
+	}
+	if err := a.refuse(http.MethodPut, fmt.Sprintf("/api/v1/namespaces/%s/pods/%s/ephemeralcontainers", namespace, pod)); err != nil {
+		a.record("debug", object, "", err)
+		return DebugContainer{Namespace: namespace, Pod: pod, Target: container}, err
+	}
+	d, err := AddDebugContainer(ctx, a.Client, namespace, pod, container, image)
+	result := ""
+	if d.Name != "" {
+		result = fmt.Sprintf("added ephemeral container %s (image %s)", d.Name, d.Image)
+	}
+	a.record("debug", object, result, err)
+	return d, err
+}
+
+// Attach prepares an interactive session with a container's main process
+// (a debug container's shell), to be run with tea.Exec; it is recorded in
+// the session log when it ends.
+func (a *Actions) Attach(ctx context.Context, namespace, pod, container string) *ExecCommand {
+	e := NewAttach(ctx, a.Config, namespace, pod, container)
+	e.refuse = a.refuse(http.MethodPost, fmt.Sprintf("/api/v1/namespaces/%s/pods/%s/attach", namespace, pod))
+	object := fmt.Sprintf("pod/%s/%s container %s", namespace, pod, container)
+	e.onDone = func(res ExecResult, err error) {
+		result := ""
+		if err == nil {
+			result = fmt.Sprintf("attach ended with code %d after %s", res.ExitCode, res.Duration.Round(time.Second))
+		}
+		a.record("attach", object, result, err)
 	}
 	return e
 }

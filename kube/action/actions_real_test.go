@@ -73,6 +73,7 @@ func TestActionsAgainstRealAPIServer(t *testing.T) {
 	t.Run("drain blocked by a PDB", env.testDrainBlockedByPDB)
 	t.Run("read-only session changes nothing", env.testReadOnlyAudit)
 	t.Run("restricted user", env.testRestrictedUser)
+	t.Run("debug container", env.testDebugContainer)
 }
 
 // setUp creates the namespaces, a Ready node served by the fake kubelet, a

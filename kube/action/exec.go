@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/charmbracelet/x/term"
 	"github.com/muesli/cancelreader"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/httpstream"
@@ -20,6 +18,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
 	utilexec "k8s.io/client-go/util/exec"
+	"k8s.io/kubectl/pkg/util/term"
 )
 
 // ErrNoShell matches (errors.Is) the error of a shell into a container
@@ -74,6 +73,7 @@ type ExecCommand struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	attach bool                    // attach to the container's main process (pods/attach) instead of exec
 	refuse error                   // set: Run fails at once (read-only mode)
 	onDone func(ExecResult, error) // session log
 	result ExecResult
@@ -123,14 +123,32 @@ func (e *ExecCommand) run() (ExecResult, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	var tty *os.File // the terminal, when stdin is one
-	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(f.Fd()) {
-		state, err := term.MakeRaw(f.Fd())
-		if err != nil {
-			return ExecResult{}, fmt.Errorf("cannot put the terminal in raw mode: %w", err)
-		}
-		defer func() { _ = term.Restore(f.Fd(), state) }()
-		tty = f
+	// kubectl's term package, as kubectl exec -it uses it: raw mode while
+	// the session runs, the terminal's state restored afterwards (and on a
+	// termination signal), and the size followed on every platform.
+	tty := term.TTY{In: e.stdin, Out: e.stdout, Raw: true}
+	if !tty.IsTerminalIn() {
+		return e.sessions(ctx, nil, nil)
+	}
+	if w, ok := e.stdin.(io.Writer); ok && !tty.IsTerminalOut() {
+		tty.Out = w // the terminal file itself: follow its size
+	}
+	var res ExecResult
+	err := tty.Safe(func() error {
+		// One size monitor for the session (Safe stops it), shared by
+		// the shells tried in turn.
+		sizes := pumpSizes(tty.MonitorSize())
+		var err error
+		res, err = e.sessions(ctx, &tty, sizes)
+		return err
+	})
+	return res, err
+}
+
+// sessions attaches, or runs the shells (or the command) in turn.
+func (e *ExecCommand) sessions(ctx context.Context, tty *term.TTY, sizes <-chan remotecommand.TerminalSize) (ExecResult, error) {
+	if e.attach {
+		return e.stream(ctx, nil, tty, sizes)
 	}
 	candidates := shells
 	if len(e.Command) > 0 {
@@ -139,7 +157,7 @@ func (e *ExecCommand) run() (ExecResult, error) {
 	var res ExecResult
 	var err error
 	for _, cmd := range candidates {
-		res, err = e.stream(ctx, cmd, tty)
+		res, err = e.stream(ctx, cmd, tty, sizes)
 		if err == nil || !errors.Is(err, errMissingExecutable) {
 			return res, err
 		}
@@ -160,18 +178,25 @@ func (e *missingExecutableError) Error() string        { return e.err.Error() }
 func (e *missingExecutableError) Unwrap() error        { return e.err }
 func (e *missingExecutableError) Is(target error) bool { return target == errMissingExecutable }
 
-// stream runs one command and waits for it to end.
-func (e *ExecCommand) stream(ctx context.Context, cmd []string, tty *os.File) (ExecResult, error) {
+// stream runs one command (attaches when cmd is nil) and waits for it to end.
+func (e *ExecCommand) stream(ctx context.Context, cmd []string, tty *term.TTY, sizes <-chan remotecommand.TerminalSize) (ExecResult, error) {
 	res := ExecResult{Command: cmd, TTY: tty != nil}
 	client, err := corev1client.NewForConfig(e.config)
 	if err != nil {
 		return res, err
 	}
-	req := client.RESTClient().Post().Resource("pods").Namespace(e.Namespace).Name(e.Pod).SubResource("exec").
-		VersionedParams(&corev1.PodExecOptions{
+	req := client.RESTClient().Post().Resource("pods").Namespace(e.Namespace).Name(e.Pod)
+	if e.attach {
+		req = req.SubResource("attach").VersionedParams(&corev1.PodAttachOptions{
+			Container: e.Container,
+			Stdin:     e.stdin != nil, Stdout: true, Stderr: tty == nil, TTY: tty != nil,
+		}, scheme.ParameterCodec)
+	} else {
+		req = req.SubResource("exec").VersionedParams(&corev1.PodExecOptions{
 			Container: e.Container, Command: cmd,
 			Stdin: e.stdin != nil, Stdout: true, Stderr: tty == nil, TTY: tty != nil,
 		}, scheme.ParameterCodec)
+	}
 	// WebSocket first, SPDY for older servers and proxies, as kubectl does.
 	ws, err := remotecommand.NewWebSocketExecutor(e.config, "GET", req.URL().String())
 	if err != nil {
@@ -202,9 +227,17 @@ func (e *ExecCommand) stream(ctx context.Context, cmd []string, tty *os.File) (E
 		opts.Stdin = in
 	}
 	if tty != nil {
-		q := watchTerminalSize(tty, e.stdout)
+		q := &sizeQueue{sizes: sizes, done: make(chan struct{})}
+		if first := tty.GetSize(); first != nil {
+			q.first = &remotecommand.TerminalSize{Width: first.Width, Height: first.Height}
+		}
 		defer q.stop()
 		opts.TerminalSizeQueue = q
+		if e.attach {
+			// The attached process printed its prompt before we came: as
+			// kubectl attach says, a key press brings a new one.
+			fmt.Fprint(writerOr(e.stdout), "If you don't see a command prompt, try pressing enter.\r\n")
+		}
 	}
 
 	err = ex.StreamWithContext(ctx, opts)
@@ -212,11 +245,14 @@ func (e *ExecCommand) stream(ctx context.Context, cmd []string, tty *os.File) (E
 	switch {
 	case err == nil:
 		return res, nil
-	case isMissingExecutable(err, cmd, printed.Load()):
+	case !e.attach && isMissingExecutable(err, cmd, printed.Load()):
 		return res, &missingExecutableError{err}
 	case errors.As(err, &exit):
 		res.ExitCode = exit.Code
 		return res, nil
+	}
+	if e.attach {
+		return res, fmt.Errorf("attach to %s/%s container %s: %w", e.Namespace, e.Pod, e.Container, err)
 	}
 	return res, fmt.Errorf("exec %s in %s/%s container %s: %w", strings.Join(cmd, " "), e.Namespace, e.Pod, e.Container, err)
 }
@@ -297,54 +333,47 @@ func (s *sessionInput) stop() {
 	}
 }
 
-// terminalSizeQueue feeds the terminal's size to the remote TTY: once at
-// the start, then at every resize.
-type terminalSizeQueue struct {
-	sizes chan remotecommand.TerminalSize
-	done  chan struct{}
-	wg    sync.WaitGroup
-}
-
-// watchTerminalSize follows the size of out (the terminal written to),
-// else of in.
-func watchTerminalSize(in *os.File, out io.Writer) *terminalSizeQueue {
-	fd := in.Fd()
-	if f, ok := out.(*os.File); ok && term.IsTerminal(f.Fd()) {
-		fd = f.Fd()
+// pumpSizes hands the resizes kubectl's term package reports to the
+// session's streams, keeping only the latest. The term package's queue
+// never ends once stopped, so this goroutine stays parked after the
+// session (one per TTY session, a few KB); what matters is that
+// remotecommand's resize goroutine does end, see sizeQueue.
+func pumpSizes(src term.TerminalSizeQueue) <-chan remotecommand.TerminalSize {
+	ch := make(chan remotecommand.TerminalSize, 1)
+	if src == nil { // the output is not a terminal: no resizes
+		return ch
 	}
-	q := &terminalSizeQueue{sizes: make(chan remotecommand.TerminalSize, 1), done: make(chan struct{})}
-	send := func() {
-		w, h, err := term.GetSize(fd)
-		if err != nil || w <= 0 || h <= 0 {
-			return
-		}
-		size := remotecommand.TerminalSize{Width: uint16(w), Height: uint16(h)}
-		select { // keep only the latest size
-		case <-q.sizes:
-		default:
-		}
-		q.sizes <- size
-	}
-	send()
-	resized, stopNotify := notifyResize()
-	q.wg.Add(1)
 	go func() {
-		defer q.wg.Done()
-		defer stopNotify()
 		for {
-			select {
-			case <-q.done:
+			s := src.Next()
+			if s == nil {
 				return
-			case <-resized:
-				send()
 			}
+			size := remotecommand.TerminalSize{Width: s.Width, Height: s.Height}
+			select { // keep only the latest size
+			case <-ch:
+			default:
+			}
+			ch <- size
 		}
 	}()
-	return q
+	return ch
 }
 
-// Next returns the next size, or nil once the session is over.
-func (q *terminalSizeQueue) Next() *remotecommand.TerminalSize {
+// sizeQueue feeds one stream the terminal's size: first the size at the
+// start, then every resize, and nil (the end) when the stream is over.
+type sizeQueue struct {
+	first *remotecommand.TerminalSize
+	sizes <-chan remotecommand.TerminalSize
+	done  chan struct{}
+}
+
+// Next returns the next size, or nil once the stream is over.
+func (q *sizeQueue) Next() *remotecommand.TerminalSize {
+	if s := q.first; s != nil {
+		q.first = nil
+		return s
+	}
 	select {
 	case s := <-q.sizes:
 		return &s
@@ -353,7 +382,4 @@ func (q *terminalSizeQueue) Next() *remotecommand.TerminalSize {
 	}
 }
 
-func (q *terminalSizeQueue) stop() {
-	close(q.done)
-	q.wg.Wait()
-}
+func (q *sizeQueue) stop() { close(q.done) }

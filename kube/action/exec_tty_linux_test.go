@@ -111,6 +111,29 @@ func (e *realEnv) testExecTTY(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitScreen("hi\r\n")
+	// The terminal's size at the start reached the remote TTY.
+	if w, h := e.srv.Kubelet().TerminalSize(realNS, "shell", "app"); w != 120 || h != 40 {
+		t.Errorf("the kubelet got terminal size %dx%d, want 120x40", w, h)
+	}
+	// A resize reaches the remote TTY: the kernel signals the terminal's
+	// foreground process group, which the test's pty has none of, so the
+	// test sends the SIGWINCH itself.
+	if err := unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 30, Col: 100}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if err := unix.Kill(os.Getpid(), unix.SIGWINCH); err != nil {
+			t.Fatal(err)
+		}
+		if w, h := e.srv.Kubelet().TerminalSize(realNS, "shell", "app"); w == 100 && h == 30 {
+			break
+		}
+		if time.Now().After(deadline) {
+			w, h := e.srv.Kubelet().TerminalSize(realNS, "shell", "app")
+			t.Fatalf("the kubelet got terminal size %dx%d after a resize, want 100x30", w, h)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if _, err := master.WriteString("exit 3\r"); err != nil {
 		t.Fatal(err)
 	}
@@ -154,5 +177,103 @@ func (e *realEnv) testExecTTY(t *testing.T) {
 		}
 	case <-time.After(3 * time.Second):
 		t.Error("a key press after the session was swallowed")
+	}
+}
+
+// testDebugTTY runs a debug session on a real terminal, as the UI hands it
+// over: kubectl attach's hint, raw mode, the terminal's size sent through
+// pods/attach, the terminal restored afterwards.
+func (e *realEnv) testDebugTTY(t *testing.T) {
+	master, slave, err := openPTY()
+	if err != nil {
+		t.Skipf("no pseudo-terminal here: %v", err)
+	}
+	defer master.Close()
+	defer slave.Close()
+	if err := unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 25, Col: 90}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := term.GetState(slave.Fd())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var screen bytes.Buffer
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			mu.Lock()
+			screen.Write(buf[:n])
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	waitScreen := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			mu.Lock()
+			got := screen.String()
+			mu.Unlock()
+			if strings.Contains(got, want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("screen %q never showed %q", got, want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+
+	ctx := kubetest.Timeout(t, 30*time.Second)
+	cmd := e.actions(t, rwUser, false).Debug(ctx, realNS, "shell", "distroless", "")
+	cmd.SetStdin(slave)
+	cmd.SetStdout(slave)
+	cmd.SetStderr(slave)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Run() }()
+	waitScreen("If you don't see a command prompt, try pressing enter.\r\n")
+	if _, err := master.WriteString("hostname\r"); err != nil {
+		t.Fatal(err)
+	}
+	waitScreen("shell\r\n")
+	// The size goes out as the stream starts, through pods/attach (the
+	// kubelet records it asynchronously: allow it a moment).
+	name := cmd.Container().Name
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		w, h := e.srv.Kubelet().TerminalSize(realNS, "shell", name)
+		if w == 90 && h == 25 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the kubelet got terminal size %dx%d for %s, want 90x25", w, h, name)
+			break
+		}
+	}
+	if _, err := master.WriteString("exit\r"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("debug session: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("debug session did not end on exit")
+	}
+	if res := cmd.Result(); !res.TTY {
+		t.Errorf("result = %+v, want a TTY session", res)
+	}
+	mu.Lock()
+	got := screen.String()
+	mu.Unlock()
+	if strings.Contains(got, "hostname") { // the remote shell does not echo
+		t.Errorf("the terminal echoed the input locally (%q): it was not in raw mode", got)
+	}
+	if after, err := term.GetState(slave.Fd()); err != nil || !reflect.DeepEqual(before, after) {
+		t.Errorf("terminal state not restored after the debug session (err %v)", err)
 	}
 }

@@ -52,7 +52,8 @@ type FakeKubelet struct {
 	logs    map[facts.LogKey]*logBuf
 	changed chan struct{} // closed and replaced whenever a log grows
 	noShell map[containerRef]bool
-	pinned  map[types.UID]bool // pods a scenario shows stuck Terminating
+	sizes   map[containerRef]remotecommand.TerminalSize // last terminal size a session sent
+	pinned  map[types.UID]bool                          // pods a scenario shows stuck Terminating
 	conns   map[net.Conn]struct{}
 	closed  bool
 	closeCh chan struct{}
@@ -109,6 +110,7 @@ func newFakeKubelet(cfg *rest.Config) (*FakeKubelet, error) {
 		logs:    map[facts.LogKey]*logBuf{},
 		changed: make(chan struct{}),
 		noShell: map[containerRef]bool{},
+		sizes:   map[containerRef]remotecommand.TerminalSize{},
 		pinned:  map[types.UID]bool{},
 		conns:   map[net.Conn]struct{}{},
 		closeCh: make(chan struct{}),
@@ -117,6 +119,8 @@ func newFakeKubelet(cfg *rest.Config) (*FakeKubelet, error) {
 	mux.HandleFunc("GET /containerLogs/{ns}/{pod}/{container}", k.serveLogs)
 	mux.HandleFunc("/exec/{ns}/{pod}/{container}", k.serveExec)
 	mux.HandleFunc("/exec/{ns}/{pod}/{uid}/{container}", k.serveExec)
+	mux.HandleFunc("/attach/{ns}/{pod}/{container}", k.serveAttach)
+	mux.HandleFunc("/attach/{ns}/{pod}/{uid}/{container}", k.serveAttach)
 	k.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -186,6 +190,37 @@ func (k *FakeKubelet) SetNoShell(namespace, pod, container string) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.noShell[containerRef{namespace, pod, container}] = true
+}
+
+// TerminalSize is the last terminal size an exec or attach session into
+// the container sent (zero when none did).
+func (k *FakeKubelet) TerminalSize(namespace, pod, container string) (width, height uint16) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	s := k.sizes[containerRef{namespace, pod, container}]
+	return s.Width, s.Height
+}
+
+// followSizes records the sizes a TTY session sends until it ends.
+func (k *FakeKubelet) followSizes(ctx context.Context, ref containerRef, resize <-chan remotecommand.TerminalSize) {
+	if resize == nil {
+		return
+	}
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case s, ok := <-resize:
+				if !ok {
+					return
+				}
+				k.mu.Lock()
+				k.sizes[ref] = s
+				k.mu.Unlock()
+			}
+		}
+	}()
 }
 
 // PinTerminating keeps a pod Terminating for good: ApplyScenario pins the
@@ -262,6 +297,7 @@ func (k *FakeKubelet) startWatching() error {
 	onPod := func(obj any) {
 		if p, ok := obj.(*corev1.Pod); ok {
 			k.maybeConfirmDeletion(ctx, w, p)
+			k.maybeStartEphemeral(ctx, w, p)
 		}
 	}
 	if _, err := podInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -361,6 +397,92 @@ func (k *FakeKubelet) maybeConfirmDeletion(ctx context.Context, w *kubeletWatch,
 			w.mu.Unlock()
 		}
 	}()
+}
+
+// maybeStartEphemeral plays the kubelet starting the ephemeral containers
+// added to a pod on one of our Ready nodes (kubectl debug, kdoctor's debug
+// containers): it reports them running in the pod's status, as the
+// kubelet's status manager does once the runtime started them.
+func (k *FakeKubelet) maybeStartEphemeral(ctx context.Context, w *kubeletWatch, p *corev1.Pod) {
+	if p.DeletionTimestamp != nil || p.Spec.NodeName == "" || len(p.Spec.EphemeralContainers) == len(p.Status.EphemeralContainerStatuses) {
+		return
+	}
+	node, err := w.nodes.Get(p.Spec.NodeName)
+	if err != nil || !k.ServesNode(node) || !nodeReady(node) {
+		return
+	}
+	key := "ephemeral/" + string(p.UID) + "/" + p.ResourceVersion
+	w.mu.Lock()
+	if w.inflight[key] {
+		w.mu.Unlock()
+		return
+	}
+	w.inflight[key] = true
+	w.mu.Unlock()
+	w.deletes.Add(1)
+	go func() {
+		defer w.deletes.Done()
+		// Retried on conflicts: the pod changes under us as the
+		// container is added.
+		for range 5 {
+			cur, err := k.client.CoreV1().Pods(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
+			if err != nil || cur.UID != p.UID {
+				return
+			}
+			started := false
+			for _, c := range cur.Spec.EphemeralContainers {
+				if _, ok := containerStatus(cur, c.Name); ok {
+					continue
+				}
+				cur.Status.EphemeralContainerStatuses = append(cur.Status.EphemeralContainerStatuses, corev1.ContainerStatus{
+					Name: c.Name, Image: c.Image, ImageID: c.Image + "@sha256:" + strings.Repeat("0", 64),
+					ContainerID: "containerd://" + string(cur.UID) + "-" + c.Name,
+					State:       corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}},
+				})
+				started = true
+			}
+			if !started {
+				return
+			}
+			_, err = k.client.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+			if !apierrors.IsConflict(err) {
+				return
+			}
+		}
+	}()
+}
+
+// endEphemeral reports an ephemeral container whose main process (the
+// shell attached to) exited as terminated, as the kubelet would.
+func (k *FakeKubelet) endEphemeral(ctx context.Context, ns, pod, container string, code int) {
+	for range 5 {
+		cur, err := k.client.CoreV1().Pods(ns).Get(ctx, pod, metav1.GetOptions{})
+		if err != nil {
+			return
+		}
+		found := false
+		for i := range cur.Status.EphemeralContainerStatuses {
+			st := &cur.Status.EphemeralContainerStatuses[i]
+			if st.Name != container || st.State.Running == nil {
+				continue
+			}
+			reason := "Completed"
+			if code != 0 {
+				reason = "Error"
+			}
+			st.State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+				ExitCode: int32(code), Reason: reason, ContainerID: st.ContainerID,
+				StartedAt: st.State.Running.StartedAt, FinishedAt: metav1.Now(),
+			}}
+			found = true
+		}
+		if !found {
+			return
+		}
+		if _, err = k.client.CoreV1().Pods(ns).UpdateStatus(ctx, cur, metav1.UpdateOptions{}); !apierrors.IsConflict(err) {
+			return
+		}
+	}
 }
 
 func nodeReady(n *corev1.Node) bool {
@@ -701,9 +823,62 @@ func (k *FakeKubelet) serveExec(w http.ResponseWriter, r *http.Request) {
 	k.mu.Lock()
 	noShell := k.noShell[containerRef{ns, podName, container}]
 	k.mu.Unlock()
-	ex := &shellExecutor{pod: podName, noShell: noShell}
+	ex := &shellExecutor{pod: podName, noShell: noShell, sizes: func(ctx context.Context, resize <-chan remotecommand.TerminalSize) {
+		k.followSizes(ctx, containerRef{ns, podName, container}, resize)
+	}}
 	remotecommand.ServeExec(w, r, ex, podName, string(pod.UID), container, r.URL.Query()["command"],
 		streamOpts, 4*time.Hour, remotecommand.DefaultStreamCreationTimeout, remotecommand.SupportedStreamingProtocols)
+}
+
+// serveAttach answers /attach/{ns}/{pod}/{container}: `kubectl attach` and
+// kdoctor's debug containers. The kubelet serves attach with the same
+// cri-streaming server as exec; the container's main process is taken to
+// be a shell reading stdin (a debug container's busybox sh), and when it
+// exits the container is reported terminated, as a real one would be.
+func (k *FakeKubelet) serveAttach(w http.ResponseWriter, r *http.Request) {
+	ns, podName, container := r.PathValue("ns"), r.PathValue("pod"), r.PathValue("container")
+	streamOpts, err := remotecommand.NewOptions(r)
+	if err != nil {
+		writeError(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	pod, ok := k.pod(r.Context(), ns, podName)
+	if !ok {
+		writeError(w, "pod does not exist", http.StatusNotFound)
+		return
+	}
+	if st, ok := containerStatus(pod, container); !ok || st.State.Running == nil {
+		writeError(w, fmt.Sprintf("container not found (%q)", container), http.StatusInternalServerError)
+		return
+	}
+	remotecommand.ServeAttach(w, r, &shellAttacher{k: k, ns: ns}, podName, string(pod.UID), container,
+		streamOpts, 4*time.Hour, remotecommand.DefaultStreamCreationTimeout, remotecommand.SupportedStreamingProtocols)
+}
+
+type shellAttacher struct {
+	k  *FakeKubelet
+	ns string
+}
+
+// AttachContainer runs the container's shell on the attached streams. As
+// the kubelet's, an attach that ran ends in success whatever the process's
+// exit status: it is in the container's status.
+func (a *shellAttacher) AttachContainer(ctx context.Context, pod, _, container string, in io.Reader, out, errw io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error {
+	a.k.followSizes(ctx, containerRef{a.ns, pod, container}, resize)
+	sh := &miniShell{hostname: pod, out: writerOrDiscard(out), errw: writerOrDiscard(errw), nl: "\n"}
+	if tty {
+		sh.nl = "\r\n"
+		sh.errw = sh.out
+	}
+	if in == nil { // nothing to read: the process runs on, unattached
+		<-ctx.Done()
+		return nil
+	}
+	code := sh.interactive(ctx, in)
+	if ctx.Err() == nil {
+		a.k.endEphemeral(context.WithoutCancel(ctx), a.ns, pod, container, code)
+	}
+	return nil
 }
 
 // shellExecutor runs exec commands with a tiny scripted shell: echo,
@@ -711,6 +886,7 @@ func (k *FakeKubelet) serveExec(w http.ResponseWriter, r *http.Request) {
 type shellExecutor struct {
 	pod     string
 	noShell bool
+	sizes   func(context.Context, <-chan remotecommand.TerminalSize)
 }
 
 func isShell(cmd string) bool {
@@ -737,20 +913,7 @@ func (e *shellExecutor) ExecInContainer(ctx context.Context, _, _, _ string, cmd
 	if len(cmd) == 0 {
 		return errors.New("command is required")
 	}
-	if resize != nil {
-		go func() {
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case _, ok := <-resize:
-					if !ok {
-						return
-					}
-				}
-			}
-		}()
-	}
+	e.sizes(ctx, resize)
 	sh := &miniShell{hostname: e.pod, out: writerOrDiscard(out), errw: writerOrDiscard(errw), nl: "\n"}
 	if tty {
 		sh.nl = "\r\n"

@@ -57,11 +57,14 @@ type PodRow struct {
 
 // ContainerRow is one container's line under its pod.
 type ContainerRow struct {
-	Name     string
-	Init     bool
-	Ready    bool
-	State    string // Running, Waiting: Reason, Terminated: Reason (exit N)
-	Restarts int32
+	Name string
+	Init bool
+	// Ephemeral: a debug container added to the running pod (kubectl
+	// debug, kdoctor's s on a container without a shell).
+	Ephemeral bool
+	Ready     bool
+	State     string // Running, Waiting: Reason, Terminated: Reason (exit N)
+	Restarts  int32
 }
 
 // NewPodRow condenses a pod into a row judged on the pod alone; the watch
@@ -91,6 +94,11 @@ func podRow(p *corev1.Pod) PodRow {
 	}
 	for _, c := range p.Spec.Containers {
 		r.Containers = append(r.Containers, containerRow(c.Name, false, p.Status.ContainerStatuses))
+	}
+	for _, c := range p.Spec.EphemeralContainers {
+		cr := containerRow(c.Name, false, p.Status.EphemeralContainerStatuses)
+		cr.Ephemeral = true
+		r.Containers = append(r.Containers, cr)
 	}
 	return r
 }

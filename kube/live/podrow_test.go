@@ -96,3 +96,38 @@ func TestNewPodRow(t *testing.T) {
 		})
 	}
 }
+
+// TestPodRowShowsEphemeralContainers: a debug container added to a pod
+// (kubectl debug, kdoctor's debug offer) shows under it with its state,
+// after the app containers, without changing the pod's counts.
+func TestPodRowShowsEphemeralContainers(t *testing.T) {
+	now := metav1.Now()
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "shop"},
+		Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: "app"}},
+			EphemeralContainers: []corev1.EphemeralContainer{{
+				EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "kdoctor-debug-7xk2q", Image: "busybox:1.37"},
+				TargetContainerName:      "app",
+			}},
+		},
+		Status: corev1.PodStatus{
+			Phase: corev1.PodRunning,
+			ContainerStatuses: []corev1.ContainerStatus{{Name: "app", Ready: true,
+				State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}}},
+			EphemeralContainerStatuses: []corev1.ContainerStatus{{Name: "kdoctor-debug-7xk2q",
+				State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}}},
+		},
+	}
+	r := NewPodRow(p)
+	if len(r.Containers) != 2 {
+		t.Fatalf("containers = %+v, want app and the debug container", r.Containers)
+	}
+	c := r.Containers[1]
+	if c.Name != "kdoctor-debug-7xk2q" || !c.Ephemeral || c.Init || c.State != "Running" {
+		t.Errorf("debug container row = %+v", c)
+	}
+	if r.Total != 1 || r.Ready != 1 || r.Containers[0].Ephemeral {
+		t.Errorf("pod counts changed by the debug container: %d/%d, app %+v", r.Ready, r.Total, r.Containers[0])
+	}
+}
