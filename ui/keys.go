@@ -72,7 +72,7 @@ func DefaultKeyMap() KeyMap {
 		YAML:     b([]string{"y"}, "y", "YAML"),
 		Logs:     b([]string{"l"}, "l", "logs"),
 		Previous: b([]string{"p"}, "p", "previous logs"),
-		Shell:    b([]string{"s"}, "s", "shell"),
+		Shell:    b([]string{"s"}, "s", "shell / debug container"),
 		Events:   b([]string{"e"}, "e", "events"),
 		Cordon:   b([]string{"c"}, "c", "cordon node"),
 		Uncordon: b([]string{"u"}, "u", "uncordon node"),

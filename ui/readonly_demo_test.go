@@ -105,7 +105,7 @@ func TestDemoReadOnlyEveryKey(t *testing.T) {
 	r.keys("enter")
 	r.keys("?")
 	m = r.until("help", func(m Model) bool { return m.showHelp })
-	for _, k := range []string{"cordon node (off: read-only)", "drain node (off: read-only)", "shell (off: read-only)"} {
+	for _, k := range []string{"cordon node (off: read-only)", "drain node (off: read-only)", "shell / debug container (off: read-only)"} {
 		if !strings.Contains(screen(m), k) {
 			t.Errorf("help does not show %q", k)
 		}
