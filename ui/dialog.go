@@ -59,7 +59,7 @@ func (d *dialog) view(st themes.Styles, width, height int) string {
 		body = d.drain.body()
 	}
 	for _, l := range body {
-		b.WriteString(ansi.Wrap(l, width, " ") + "\n")
+		b.WriteString(hangingWrap(l, width) + "\n")
 	}
 	b.WriteByte('\n')
 	if d.typed != "" {
@@ -114,4 +114,29 @@ func (m Model) dialogKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m, m.drainOption()
 	}
 	return m, m.dlg.update(msg)
+}
+
+// hangingWrap wraps a dialog line to width, continuing under its text: a
+// bullet's second line lines up with its first word, not with the margin,
+// so it does not read as a new point.
+func hangingWrap(l string, width int) string {
+	text := strings.TrimLeft(l, " ")
+	indent := len(l) - len(text)
+	if strings.HasPrefix(text, "• ") || strings.HasPrefix(text, "✖ ") {
+		indent += 2
+	}
+	if indent >= width/2 {
+		return ansi.Wrap(l, width, " ")
+	}
+	lines := strings.Split(ansi.Wrap(l, width, " "), "\n")
+	if len(lines) == 1 {
+		return l
+	}
+	rest := strings.Join(lines[1:], " ")
+	pad := strings.Repeat(" ", indent)
+	wrapped := strings.Split(ansi.Wrap(rest, width-indent, " "), "\n")
+	for i := range wrapped {
+		wrapped[i] = pad + wrapped[i]
+	}
+	return lines[0] + "\n" + strings.Join(wrapped, "\n")
 }

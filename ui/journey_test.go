@@ -314,3 +314,17 @@ func TestMouseCanBeLeftToTheTerminal(t *testing.T) {
 		t.Fatalf("mouse mode %v with NoMouse, want none", mode)
 	}
 }
+
+// TestDialogBulletsWrapUnderTheirText: a bullet that wraps continues under
+// its first word, so its second line does not read as a new point.
+func TestDialogBulletsWrapUnderTheirText(t *testing.T) {
+	got := hangingWrap("  • adds an ephemeral container with a shell to the pod (the pod is not restarted);", 40)
+	for i, l := range strings.Split(got, "\n") {
+		if i > 0 && !strings.HasPrefix(l, "    ") {
+			t.Fatalf("line %d of a wrapped bullet starts at the margin:\n%s", i+1, got)
+		}
+		if ansi.StringWidth(l) > 40 {
+			t.Fatalf("line %d is wider than 40:\n%s", i+1, got)
+		}
+	}
+}
