@@ -37,53 +37,72 @@ func openPTY() (master, slave *os.File, err error) {
 	return master, slave, nil
 }
 
-// testExecTTY runs an interactive shell on a real terminal, as tea.Exec
-// hands it over: raw mode during the session, the terminal's state as it
-// was afterwards, and no key press lost to a reader left behind.
-func (e *realEnv) testExecTTY(t *testing.T) {
+// testTerminal is a pseudo-terminal whose screen (what is written to it)
+// is recorded.
+type testTerminal struct {
+	master, slave *os.File
+	before        *term.State // the slave's state before the session
+	mu            sync.Mutex
+	screen        bytes.Buffer
+}
+
+// openTestTerminal opens a pseudo-terminal of rows×cols, skipping the test
+// where there is none.
+func openTestTerminal(t *testing.T, rows, cols uint16) *testTerminal {
+	t.Helper()
 	master, slave, err := openPTY()
 	if err != nil {
 		t.Skipf("no pseudo-terminal here: %v", err)
 	}
-	defer master.Close()
-	defer slave.Close()
-	if err := unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: 120}); err != nil {
+	t.Cleanup(func() { master.Close(); slave.Close() })
+	if err := unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols}); err != nil {
 		t.Fatal(err)
 	}
-	before, err := term.GetState(slave.Fd())
-	if err != nil {
+	tt := &testTerminal{master: master, slave: slave}
+	if tt.before, err = term.GetState(slave.Fd()); err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var screen bytes.Buffer
 	go func() {
 		buf := make([]byte, 4096)
 		for {
 			n, err := master.Read(buf)
-			mu.Lock()
-			screen.Write(buf[:n])
-			mu.Unlock()
+			tt.mu.Lock()
+			tt.screen.Write(buf[:n])
+			tt.mu.Unlock()
 			if err != nil {
 				return
 			}
 		}
 	}()
-	waitScreen := func(want string) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			mu.Lock()
-			got := screen.String()
-			mu.Unlock()
-			if strings.Contains(got, want) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("screen %q never showed %q", got, want)
-			}
-			time.Sleep(5 * time.Millisecond)
+	return tt
+}
+
+// text is everything written to the terminal so far.
+func (tt *testTerminal) text() string {
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	return tt.screen.String()
+}
+
+// wait waits until the screen shows want.
+func (tt *testTerminal) wait(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(tt.text(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("screen %q never showed %q", tt.text(), want)
 		}
+		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// testExecTTY runs an interactive shell on a real terminal, as tea.Exec
+// hands it over: raw mode during the session, the terminal's state as it
+// was afterwards, and no key press lost to a reader left behind.
+func (e *realEnv) testExecTTY(t *testing.T) {
+	tt := openTestTerminal(t, 40, 120)
+	master, slave, before := tt.master, tt.slave, tt.before
+	waitScreen := func(want string) { t.Helper(); tt.wait(t, want) }
 
 	ctx := kubetest.Timeout(t, 30*time.Second)
 	cmd := e.actions(t, rwUser, false).Exec(ctx, realNS, "shell", "app")
@@ -148,9 +167,7 @@ func (e *realEnv) testExecTTY(t *testing.T) {
 	if res := cmd.Result(); !res.TTY || res.ExitCode != 3 {
 		t.Errorf("result = %+v, want a TTY session that exited 3", res)
 	}
-	mu.Lock()
-	got := screen.String()
-	mu.Unlock()
+	got := tt.text()
 	if strings.Contains(got, "echo hi") {
 		t.Errorf("the terminal echoed the input locally (%q): it was not in raw mode", got)
 	}
@@ -184,49 +201,9 @@ func (e *realEnv) testExecTTY(t *testing.T) {
 // over: kubectl attach's hint, raw mode, the terminal's size sent through
 // pods/attach, the terminal restored afterwards.
 func (e *realEnv) testDebugTTY(t *testing.T) {
-	master, slave, err := openPTY()
-	if err != nil {
-		t.Skipf("no pseudo-terminal here: %v", err)
-	}
-	defer master.Close()
-	defer slave.Close()
-	if err := unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 25, Col: 90}); err != nil {
-		t.Fatal(err)
-	}
-	before, err := term.GetState(slave.Fd())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var screen bytes.Buffer
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := master.Read(buf)
-			mu.Lock()
-			screen.Write(buf[:n])
-			mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	waitScreen := func(want string) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			mu.Lock()
-			got := screen.String()
-			mu.Unlock()
-			if strings.Contains(got, want) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("screen %q never showed %q", got, want)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
+	tt := openTestTerminal(t, 25, 90)
+	master, slave, before := tt.master, tt.slave, tt.before
+	waitScreen := func(want string) { t.Helper(); tt.wait(t, want) }
 
 	ctx := kubetest.Timeout(t, 30*time.Second)
 	cmd := e.actions(t, rwUser, false).Debug(ctx, realNS, "shell", "distroless", "")
@@ -267,9 +244,7 @@ func (e *realEnv) testDebugTTY(t *testing.T) {
 	if res := cmd.Result(); !res.TTY {
 		t.Errorf("result = %+v, want a TTY session", res)
 	}
-	mu.Lock()
-	got := screen.String()
-	mu.Unlock()
+	got := tt.text()
 	if strings.Contains(got, "hostname") { // the remote shell does not echo
 		t.Errorf("the terminal echoed the input locally (%q): it was not in raw mode", got)
 	}

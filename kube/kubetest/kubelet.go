@@ -799,25 +799,35 @@ func (k *FakeKubelet) snapshot(key facts.LogKey, from int, inst instance) ([]log
 
 // --- exec ---------------------------------------------------------------------
 
+// streamTarget reads a streaming request's options and finds its running
+// container, answering the error itself when there is none: the runtime
+// only finds running containers; kubectl shows this as `unable to upgrade
+// connection: container not found ("app")`.
+func (k *FakeKubelet) streamTarget(w http.ResponseWriter, r *http.Request, ns, podName, container string) (*corev1.Pod, *remotecommand.Options, bool) {
+	streamOpts, err := remotecommand.NewOptions(r)
+	if err != nil {
+		writeError(w, err.Error(), http.StatusBadRequest)
+		return nil, nil, false
+	}
+	pod, ok := k.pod(r.Context(), ns, podName)
+	if !ok {
+		writeError(w, "pod does not exist", http.StatusNotFound)
+		return nil, nil, false
+	}
+	if st, ok := containerStatus(pod, container); !ok || st.State.Running == nil {
+		writeError(w, fmt.Sprintf("container not found (%q)", container), http.StatusInternalServerError)
+		return nil, nil, false
+	}
+	return pod, streamOpts, true
+}
+
 // serveExec answers /exec/{ns}/{pod}/{container}?command=…: the API server
 // forwards a SPDY upgrade (it translates WebSocket clients itself, as the
 // nodes do not declare ExtendWebSocketsToKubelet) and cri-streaming serves it.
 func (k *FakeKubelet) serveExec(w http.ResponseWriter, r *http.Request) {
 	ns, podName, container := r.PathValue("ns"), r.PathValue("pod"), r.PathValue("container")
-	streamOpts, err := remotecommand.NewOptions(r)
-	if err != nil {
-		writeError(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	pod, ok := k.pod(r.Context(), ns, podName)
+	pod, streamOpts, ok := k.streamTarget(w, r, ns, podName, container)
 	if !ok {
-		writeError(w, "pod does not exist", http.StatusNotFound)
-		return
-	}
-	// The runtime only finds running containers; kubectl shows this as
-	// `unable to upgrade connection: container not found ("app")`.
-	if st, ok := containerStatus(pod, container); !ok || st.State.Running == nil {
-		writeError(w, fmt.Sprintf("container not found (%q)", container), http.StatusInternalServerError)
 		return
 	}
 	k.mu.Lock()
@@ -837,18 +847,8 @@ func (k *FakeKubelet) serveExec(w http.ResponseWriter, r *http.Request) {
 // exits the container is reported terminated, as a real one would be.
 func (k *FakeKubelet) serveAttach(w http.ResponseWriter, r *http.Request) {
 	ns, podName, container := r.PathValue("ns"), r.PathValue("pod"), r.PathValue("container")
-	streamOpts, err := remotecommand.NewOptions(r)
-	if err != nil {
-		writeError(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	pod, ok := k.pod(r.Context(), ns, podName)
+	pod, streamOpts, ok := k.streamTarget(w, r, ns, podName, container)
 	if !ok {
-		writeError(w, "pod does not exist", http.StatusNotFound)
-		return
-	}
-	if st, ok := containerStatus(pod, container); !ok || st.State.Running == nil {
-		writeError(w, fmt.Sprintf("container not found (%q)", container), http.StatusInternalServerError)
 		return
 	}
 	remotecommand.ServeAttach(w, r, &shellAttacher{k: k, ns: ns}, podName, string(pod.UID), container,
