@@ -30,29 +30,6 @@ func TestEveryRowKindIsInspectableAgainstRealAPIServer(t *testing.T) {
 	r := startProgramWith(t, Options{Source: src}, 140, 40)
 	r.waitLive()
 
-	// goTo puts the cursor on the first row whose selection satisfies ok.
-	goTo := func(what string, ok func(subject) bool) subject {
-		t.Helper()
-		var at int
-		var sel subject
-		r.until("a "+what+" row", func(m Model) bool {
-			for i := range m.tree.lines {
-				mm := m
-				mm.tree.cursor = i
-				if s := mm.selection(); ok(s) {
-					at, sel = i, s
-					return true
-				}
-			}
-			return false
-		})
-		r.keys("g")
-		for range at {
-			r.keys("down")
-		}
-		r.until("the cursor on "+sel.String(), func(m Model) bool { return m.selection() == sel })
-		return sel
-	}
 	inspect := func(sel subject, describes, kind string) {
 		t.Helper()
 		r.keys("d")
@@ -84,11 +61,11 @@ func TestEveryRowKindIsInspectableAgainstRealAPIServer(t *testing.T) {
 		{"job", "Job", "Completions:"},
 		{"namespace", "Namespace", "Status:"},
 	} {
-		sel := goTo(c.kind, func(s subject) bool { return s.kind == c.kind })
+		sel := goToRow(r, c.kind, func(s subject) bool { return s.kind == c.kind })
 		inspect(sel, c.describes, c.apiKind)
 	}
 	r.keys("n")
 	r.until("grouped by node", func(m Model) bool { return m.tree.byNode })
-	sel := goTo("node", func(s subject) bool { return s.kind == "node" })
+	sel := goToRow(r, "node", func(s subject) bool { return s.kind == "node" })
 	inspect(sel, "Conditions:", "Node")
 }
