@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"fmt"
+	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned/typed/metrics/v1beta1"
 
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
@@ -11,8 +12,9 @@ import (
 
 // Cluster is a connection to one API server through one kubeconfig context.
 type Cluster struct {
-	client kubernetes.Interface
-	Config *rest.Config
+	client  kubernetes.Interface
+	metrics metricsclient.MetricsV1beta1Interface
+	Config  *rest.Config
 	// Namespace is the one from -n, else the context's, else "default".
 	Namespace string
 	// ExplicitNamespace is true when the namespace came from -n or the context.
@@ -103,8 +105,13 @@ func Connect(flags *genericclioptions.ConfigFlags, opts ConnectOptions) (*Cluste
 	if err != nil {
 		return nil, &KubeconfigError{Path: kubeconfigPath(flags), Err: err}
 	}
+	// The metrics client shares the config, so the read-only guard covers it.
+	metrics, err := metricsclient.NewForConfig(cfg)
+	if err != nil {
+		return nil, &KubeconfigError{Path: kubeconfigPath(flags), Err: err}
+	}
 	return &Cluster{
-		client: client, Config: cfg, Namespace: ns, ExplicitNamespace: explicit,
+		client: client, metrics: metrics, Config: cfg, Namespace: ns, ExplicitNamespace: explicit,
 		Context: ctxName, User: user, Server: cfg.Host, ReadOnly: readOnly, ReadOnlyWhy: why,
 	}, nil
 }

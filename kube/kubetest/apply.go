@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 	"sort"
 	"strings"
 	"time"
@@ -87,7 +88,8 @@ func rank(kind string) int {
 // must point at the harness (node addresses and kubelet port). Pods the
 // scenario shows Terminating are created with their finalizers, then
 // deleted, and stay Terminating. The scenario's logs are served by the fake
-// kubelet. Several scenarios can be applied to one server as long as their
+// kubelet, and its PodMetrics by the FakeMetrics ServeMetrics started
+// (which must come first). Several scenarios can be applied to one server as long as their
 // namespaced objects do not collide; namespaces, nodes and other
 // cluster-scoped objects that already exist are reused.
 func (s *Server) ApplyScenario(ctx context.Context, sc *facts.Scenario) (*Applied, error) {
@@ -109,6 +111,13 @@ func (s *Server) ApplyScenario(ctx context.Context, sc *facts.Scenario) (*Applie
 	var deletions []deletion
 	for _, o := range objs {
 		kind := facts.KindOf(o)
+		if pm, ok := o.(*metricsv1beta1.PodMetrics); ok {
+			// Usage is not stored in etcd: metrics-server reports it.
+			if err := s.putPodMetrics(pm); err != nil {
+				return a, fmt.Errorf("kubetest: apply %s: %w", sc.Name, err)
+			}
+			continue
+		}
 		terminating := o.GetDeletionTimestamp() != nil
 		grace := o.GetDeletionGracePeriodSeconds()
 		created, gvr, err := ap.apply(ctx, o)

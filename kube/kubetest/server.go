@@ -33,6 +33,10 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
+// frontProxyClient is the name in the aggregation layer's client
+// certificate, the one name aggregated API servers accept (kubeadm's).
+const frontProxyClient = "front-proxy-client"
+
 // modulePath identifies kdoctor's repository root when looking for bin/.
 const modulePath = "github.com/kdoctor-dev/kdoctor"
 
@@ -76,10 +80,14 @@ type Server struct {
 	etcdURL string
 	port    int // kube-apiserver secure port, kept across restarts
 	caPEM   []byte
-	tokens  map[string]string // user name → bearer token
+	// frontProxyCAPEM signs the client certificate the API server's
+	// aggregation layer presents to aggregated API servers (FakeMetrics).
+	frontProxyCAPEM []byte
+	tokens          map[string]string // user name → bearer token
 
 	admin   kubernetes.Interface
 	kubelet *FakeKubelet
+	metrics []*FakeMetrics
 
 	mu        sync.Mutex
 	etcd      *process
@@ -235,6 +243,18 @@ func (s *Server) writeFiles() error {
 		return err
 	}
 	s.caPEM = caPEM
+	// The aggregation layer's front proxy, set up as kubeadm does: the API
+	// server proves itself to aggregated API servers with a client
+	// certificate from its own CA, and passes the user in X-Remote-* headers.
+	frontProxy, err := newAuthority("front-proxy-ca")
+	if err != nil {
+		return err
+	}
+	s.frontProxyCAPEM = frontProxy.pem
+	proxyCert, proxyKey, err := frontProxy.issue(frontProxyClient, x509.ExtKeyUsageClientAuth, nil, nil)
+	if err != nil {
+		return err
+	}
 	saKey, err := ecKeyPEM()
 	if err != nil {
 		return err
@@ -268,11 +288,14 @@ func (s *Server) writeFiles() error {
 		}
 	}
 	files := map[string][]byte{
-		"certs/serving.crt": certPEM,
-		"certs/serving.key": keyPEM,
-		"sa.key":            saKey,
-		"tokens.csv":        tokens.Bytes(),
-		"audit-policy.yaml": []byte(auditPolicy),
+		"certs/serving.crt":            certPEM,
+		"certs/serving.key":            keyPEM,
+		"certs/front-proxy-ca.crt":     frontProxy.pem,
+		"certs/front-proxy-client.crt": proxyCert,
+		"certs/front-proxy-client.key": proxyKey,
+		"sa.key":                       saKey,
+		"tokens.csv":                   tokens.Bytes(),
+		"audit-policy.yaml":            []byte(auditPolicy),
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(s.dir, name), data, 0o600); err != nil {
@@ -346,6 +369,14 @@ func (s *Server) apiserverArgs() []string {
 		// labels, not-ready taints on new nodes, protection finalizers)
 		// would change the story or refuse to store it.
 		"--disable-admission-plugins=ServiceAccount,ResourceQuota,LimitRanger,Priority,PodSecurity,TaintNodesByCondition,DefaultTolerationSeconds,StorageObjectInUseProtection",
+		// The aggregation layer (metrics.k8s.io is served through it).
+		"--requestheader-client-ca-file=" + filepath.Join(s.dir, "certs", "front-proxy-ca.crt"),
+		"--requestheader-allowed-names=" + frontProxyClient,
+		"--requestheader-username-headers=X-Remote-User",
+		"--requestheader-group-headers=X-Remote-Group",
+		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+		"--proxy-client-cert-file=" + filepath.Join(s.dir, "certs", "front-proxy-client.crt"),
+		"--proxy-client-key-file=" + filepath.Join(s.dir, "certs", "front-proxy-client.key"),
 		"--audit-log-path=" + filepath.Join(s.dir, "audit.log"),
 		"--audit-policy-file=" + filepath.Join(s.dir, "audit-policy.yaml"),
 		"--audit-log-mode=blocking",
@@ -420,9 +451,12 @@ func (s *Server) Close() {
 		return
 	}
 	s.closed = true
-	api, etcd := s.apiserver, s.etcd
-	s.apiserver, s.etcd = nil, nil
+	api, etcd, metrics := s.apiserver, s.etcd, s.metrics
+	s.apiserver, s.etcd, s.metrics = nil, nil, nil
 	s.mu.Unlock()
+	for _, m := range metrics {
+		m.Stop()
+	}
 	if s.kubelet != nil {
 		s.kubelet.close()
 	}
