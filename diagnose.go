@@ -19,6 +19,7 @@ import (
 	"github.com/kdoctor-dev/kdoctor/diag"
 	"github.com/kdoctor-dev/kdoctor/kube"
 	"github.com/kdoctor-dev/kdoctor/kube/facts"
+	"github.com/kdoctor-dev/kdoctor/kube/usage"
 )
 
 func init() { extraCommands = append(extraCommands, newDiagnoseCmd) }
@@ -281,7 +282,7 @@ func diagnoseLive(ctx context.Context, a *app, kind, name, namespace string, now
 	}
 	client := src.Client()
 	// Logs come through the source: the demo serves its scenarios' logs.
-	opts := facts.GatherOptions{Now: now, Logs: src.PodLogs}
+	opts := facts.GatherOptions{Now: now, Logs: src.PodLogs, Metrics: kube.MetricsOf(src)}
 	if name != "" {
 		f, err := facts.Gather(ctx, client, diag.Target{Kind: kind, Namespace: namespace, Name: name}, opts)
 		if err != nil {
@@ -296,6 +297,9 @@ func diagnoseLive(ctx context.Context, a *app, kind, name, namespace string, now
 	targets, err := facts.ListUnhealthy(ctx, client, scope, facts.Selector{Label: a.selector, Field: a.fieldSelector})
 	if err != nil {
 		return nil, err
+	}
+	if len(targets) > 1 && usage.Served(ctx, opts.Metrics) != nil {
+		opts.Metrics = nil // one request said so; spare each target its own
 	}
 	ds := make([]*diag.Diagnosis, len(targets))
 	errs := make([]error, len(targets))

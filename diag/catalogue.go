@@ -25,5 +25,6 @@ var Catalogue = []string{
 	"service.no-endpoints", "rollout.stuck",
 	"job.backoff-limit-exceeded", "job.deadline-exceeded", "pod.deadline-exceeded",
 	"cronjob.concurrency-blocked", "cronjob.missed-schedule",
+	"usage.memory-near-limit", "usage.cpu-at-limit",
 	RuleOK,
 }

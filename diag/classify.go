@@ -183,6 +183,8 @@ var shortTexts = map[string]string{
 	"job.deadline-exceeded":           "Job deadline exceeded",
 	"pod.deadline-exceeded":           "activeDeadlineSeconds reached",
 	"cronjob.concurrency-blocked":     "runs skipped (concurrency Forbid)",
+	"usage.memory-near-limit":         "memory {{.Percent}} of limit",
+	"usage.cpu-at-limit":              "CPU {{.Percent}} of limit",
 	"cronjob.missed-schedule":         "missed schedules",
 
 	"service.no-endpoints": "Service without endpoints",

@@ -198,6 +198,7 @@ func (w *walk) describeEvidence() []string {
 			out = append(out, w.formatTermination(c, c.Status.LastTerminationState.Terminated, false))
 		}
 	}
+	out = append(out, w.usageEvidence()...)
 	if refs := w.referenceSummary(); refs != "" {
 		out = append(out, refs)
 	}

@@ -16,6 +16,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 )
 
 // Target names what is being diagnosed, kind in kubectl's lower-case singular
@@ -204,6 +205,13 @@ type Facts struct {
 
 	// Logs are log tails per container instance (init containers too).
 	Logs []ContainerLog
+
+	// Usage is what the pod's containers use now, from metrics.k8s.io (as
+	// kubectl top shows it): NotFound when the API has no sample for the
+	// pod, Unknown when the cluster does not serve the API, it failed, or
+	// the source (a dump) does not hold it. Rules use it only when Found,
+	// so a cluster without metrics is diagnosed as before.
+	Usage Ref[metricsv1beta1.PodMetrics]
 
 	ConfigMaps     []Ref[corev1.ConfigMap]
 	Secrets        []Ref[corev1.Secret]

@@ -135,6 +135,7 @@ var rules = func() []*rule {
 		lifecycleRules, schedulingRules, createRules, imageRules, configRules,
 		startRules, crashRules, probeRules, logRules, nodeRules, serviceRules, jobRules,
 		platformRules, admissionRules, securityContextRules, topologyRules, initWaitRules, volumeRules,
+		usageRules,
 	} {
 		all = append(all, family...)
 	}

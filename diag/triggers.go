@@ -68,6 +68,8 @@ var builtinTriggers = map[string]string{
 	"volume.provisioning-failed":       `claim event ProvisioningFailed (external-provisioner or in-tree)`,
 	"volume.waiting-first-consumer":    `claim WaitForFirstConsumer while the pod is not scheduled`,
 	"volume.attach-failed":             `FailedAttachVolume "AttachVolume.Attach failed … rpc error"`,
+	"usage.memory-near-limit":          `metrics.k8s.io: a running container's memory at 90% or more of its limit`,
+	"usage.cpu-at-limit":               `metrics.k8s.io: a running container's CPU at 90% or more of its limit`,
 	"volume.mount-timeout":             `FailedMount "MountVolume.MountDevice failed … DeadlineExceeded", "timed out waiting for the condition"`,
 	"sandbox.runtime-handler-missing":  `FailedCreatePodSandBox "no runtime for … is configured" / unknown handler`,
 	"init.never-finishes":              `init container Running for long with no restart`,

@@ -82,7 +82,7 @@ func (p *diagnosisPane) walk() tea.Cmd {
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(parent, 30*time.Second)
 		defer cancel()
-		facts, err := facts.Gather(ctx, src.Client(), t, facts.GatherOptions{Now: now(), Logs: src.PodLogs})
+		facts, err := facts.Gather(ctx, src.Client(), t, facts.GatherOptions{Now: now(), Logs: src.PodLogs, Metrics: kube.MetricsOf(src)})
 		if err != nil {
 			return diagnosisMsg{reply: r, err: err}
 		}

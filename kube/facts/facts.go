@@ -2,6 +2,7 @@ package facts
 
 import (
 	"fmt"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 	"sort"
 	"strings"
 	"time"
@@ -98,6 +99,7 @@ func BuildFacts(set *ObjectSet, target diag.Target, now time.Time) (diag.Facts, 
 	b.events(obj)
 	b.node()
 	b.logs()
+	b.usage()
 	if podSpec != nil {
 		b.references(podSpec)
 	}
@@ -342,6 +344,14 @@ func (b *factBuilder) node() {
 	// Node events live in the default namespace (kubelet) or the node's
 	// own; match on the node's name wherever they are.
 	f.NodeEvents.Items = b.set.EventsFor("Node", "", name, "")
+}
+
+// usage finds the pod's metrics.k8s.io sample (a dump without PodMetrics
+// says Unknown, as for any kind it lacks).
+func (b *factBuilder) usage() {
+	if p := b.f.Pod; p != nil {
+		b.f.Usage = refOf[metricsv1beta1.PodMetrics](b.set, "PodMetrics", p.Namespace, p.Name)
+	}
 }
 
 // logs reads the log tails of every container instance worth reading: the

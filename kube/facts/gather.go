@@ -24,6 +24,7 @@ import (
 	"github.com/kdoctor-dev/kdoctor/diag"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/usage"
 )
 
 // GatherOptions tunes Gather.
@@ -37,6 +38,9 @@ type GatherOptions struct {
 	// Logs opens a container log; nil reads through the client's pods/log.
 	// The demo passes its kube.Source PodLogs, whose fake clientset has no logs.
 	Logs func(ctx context.Context, namespace, pod string, opts *corev1.PodLogOptions) (io.ReadCloser, error)
+	// Metrics reads the pod's usage from metrics.k8s.io; nil skips it
+	// (kube.MetricsOf gives a source's).
+	Metrics usage.Client
 }
 
 // nodeEventsKind marks node events in an ObjectSet's unknown kinds: they
@@ -265,10 +269,40 @@ func withKind(o Object, apiVersion, kind string) Object {
 	return o
 }
 
+// usage reads the pod's sample from metrics.k8s.io, the step `kubectl top
+// pod` adds to describe. A cluster without the API, or a metrics-server
+// that is down, makes usage unknown (never an error); a pod the API has no
+// sample for is NotFound.
+func (g *gatherer) usage(ctx context.Context, eg *errgroup.Group, pod *corev1.Pod) {
+	if g.opts.Metrics == nil {
+		g.mu.Lock()
+		g.set.MarkUnknown("PodMetrics", pod.Namespace, "metrics.k8s.io was not read")
+		g.mu.Unlock()
+		return
+	}
+	if pod.Spec.NodeName == "" {
+		return // nothing runs, nothing to measure
+	}
+	eg.Go(func() error {
+		pm, err := usage.GetPod(ctx, g.opts.Metrics, pod.Namespace, pod.Name)
+		switch {
+		case err == nil:
+			g.add(pm)
+		case apierrors.IsNotFound(err):
+		default:
+			g.mu.Lock()
+			g.set.MarkUnknown("PodMetrics", pod.Namespace, err.Error())
+			g.mu.Unlock()
+		}
+		return nil
+	})
+}
+
 // podPieces fetches what hangs off the pod: its events, node, node events,
 // log tails and referenced objects.
 func (g *gatherer) podPieces(ctx context.Context, eg *errgroup.Group, pod *corev1.Pod) {
 	g.events(ctx, eg, pod.Namespace, pod.UID)
+	g.usage(ctx, eg, pod)
 	if node := pod.Spec.NodeName; node != "" {
 		eg.Go(func() error {
 			n, err := g.client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})

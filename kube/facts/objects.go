@@ -12,9 +12,23 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes/scheme"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 )
+
+// decoding is client-go's scheme plus metrics.k8s.io, whose PodMetrics
+// (`kubectl get podmetrics -o yaml`) a dump may hold next to its pods.
+var decoding = func() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(scheme.AddToScheme(s))
+	utilruntime.Must(metricsv1beta1.AddToScheme(s))
+	return s
+}()
+
+var decoder = serializer.NewCodecFactory(decoding).UniversalDeserializer()
 
 // Object is a typed Kubernetes API object with metadata.
 type Object interface {
@@ -74,10 +88,10 @@ func decodeOne(raw []byte) ([]Object, error) {
 		return out, nil
 	}
 	gvk := schema.FromAPIVersionAndKind(tm.APIVersion, tm.Kind)
-	if !scheme.Scheme.Recognizes(gvk) {
+	if !decoding.Recognizes(gvk) {
 		return nil, &UnknownKindError{APIVersion: tm.APIVersion, Kind: tm.Kind}
 	}
-	obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(raw, nil, nil)
+	obj, _, err := decoder.Decode(raw, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s", tm.Kind, firstLine(err.Error()))
 	}
@@ -103,7 +117,7 @@ func KindOf(o runtime.Object) string {
 	if k := o.GetObjectKind().GroupVersionKind().Kind; k != "" {
 		return k
 	}
-	gvks, _, err := scheme.Scheme.ObjectKinds(o)
+	gvks, _, err := decoding.ObjectKinds(o)
 	if err != nil || len(gvks) == 0 {
 		return ""
 	}

@@ -28,6 +28,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
+
+	"github.com/kdoctor-dev/kdoctor/kube/facts"
 )
 
 // FakeMetrics is metrics-server as its clients meet it: metrics.k8s.io/v1beta1
@@ -205,6 +207,20 @@ func (m *FakeMetrics) SetPod(ctx context.Context, s *Server, namespace, name str
 	m.mu.Lock()
 	m.pods[types.NamespacedName{Namespace: namespace, Name: name}] = pm
 	m.mu.Unlock()
+	return nil
+}
+
+// PutPodMetrics hands a scenario's PodMetrics, timed as ApplyScenario times
+// its objects, to the metrics server (for a scenario applied before
+// ServeMetrics).
+func (s *Server) PutPodMetrics(sc *facts.Scenario) error {
+	for _, o := range sc.ShiftedTo(time.Now()) {
+		if pm, ok := o.(*metricsv1beta1.PodMetrics); ok {
+			if err := s.putPodMetrics(pm); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package live
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -65,6 +66,11 @@ type ContainerRow struct {
 	Ready     bool
 	State     string // Running, Waiting: Reason, Terminated: Reason (exit N)
 	Restarts  int32
+	// CPURequest and CPULimit (millicores), MemRequest and MemLimit
+	// (bytes) are the container's resources, 0 when unset: what the usage
+	// column measures metrics.k8s.io samples against.
+	CPURequest, CPULimit int32
+	MemRequest, MemLimit int64
 }
 
 // NewPodRow condenses a pod into a row judged on the pod alone; the watch
@@ -90,10 +96,10 @@ func podRow(p *corev1.Pod) PodRow {
 	}
 	r.Status = PodStatus(p)
 	for _, c := range p.Spec.InitContainers {
-		r.Containers = append(r.Containers, containerRow(c.Name, true, p.Status.InitContainerStatuses))
+		r.Containers = append(r.Containers, withResources(containerRow(c.Name, true, p.Status.InitContainerStatuses), c.Resources))
 	}
 	for _, c := range p.Spec.Containers {
-		r.Containers = append(r.Containers, containerRow(c.Name, false, p.Status.ContainerStatuses))
+		r.Containers = append(r.Containers, withResources(containerRow(c.Name, false, p.Status.ContainerStatuses), c.Resources))
 	}
 	for _, c := range p.Spec.EphemeralContainers {
 		cr := containerRow(c.Name, false, p.Status.EphemeralContainerStatuses)
@@ -101,6 +107,15 @@ func podRow(p *corev1.Pod) PodRow {
 		r.Containers = append(r.Containers, cr)
 	}
 	return r
+}
+
+func withResources(cr ContainerRow, res corev1.ResourceRequirements) ContainerRow {
+	milli := func(l corev1.ResourceList) int32 {
+		return int32(min(l.Cpu().MilliValue(), math.MaxInt32))
+	}
+	cr.CPURequest, cr.CPULimit = milli(res.Requests), milli(res.Limits)
+	cr.MemRequest, cr.MemLimit = res.Requests.Memory().Value(), res.Limits.Memory().Value()
+	return cr
 }
 
 func containerRow(name string, init bool, statuses []corev1.ContainerStatus) ContainerRow {

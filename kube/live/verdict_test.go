@@ -82,6 +82,8 @@ var beyondWatch = map[string]bool{
 	"volume.provisioning-failed":    true, // the claim and its StorageClass
 	"volume.waiting-first-consumer": true, // the claim's Normal events
 	"cronjob.concurrency-blocked":   true, // the CronJob's schedule and its Jobs
+	"usage.memory-near-limit":       true, // metrics.k8s.io (the usage column colours it)
+	"usage.cpu-at-limit":            true, // metrics.k8s.io (the usage column colours it)
 }
 
 // rowFactsFrom is what the watch would hold about p in set.

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -102,7 +103,7 @@ func Explain(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case apierrors.IsNotFound(err) && errors.As(err, &st) && (st.Status().Details == nil || st.Status().Details.Name == ""):
+	case apierrors.IsNotFound(err) && errors.As(err, &st) && groupMissing(st.Status()):
 		return &Absent{Reason: NotServed}
 	case apierrors.IsServiceUnavailable(err):
 		return &Absent{Reason: "metrics.k8s.io is registered but its server is not answering (is metrics-server running?): " + kube.FailureReason(err)}
@@ -110,6 +111,14 @@ func Explain(err error) error {
 		return &Absent{Reason: "not allowed to read metrics.k8s.io: " + kube.FailureReason(err)}
 	}
 	return fmt.Errorf("metrics.k8s.io: %w", err)
+}
+
+// groupMissing tells the API server's 404 for a path nothing serves ("the
+// server could not find the requested resource", which client-go also
+// writes when the body is not a Status) from metrics-server's 404 for one
+// pod (`podmetrics.metrics.k8s.io "ns/name" not found`).
+func groupMissing(st metav1.Status) bool {
+	return st.Details == nil || st.Details.Name == "" || strings.Contains(st.Message, "the server could not find the requested resource")
 }
 
 // Served asks once whether the API answers (its discovery document), so a
