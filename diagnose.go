@@ -298,7 +298,7 @@ func diagnoseLive(ctx context.Context, a *app, kind, name, namespace string, now
 	if err != nil {
 		return nil, err
 	}
-	if len(targets) > 1 && usage.Served(ctx, opts.Metrics) != nil {
+	if len(targets) > 1 && usage.Served(ctx, opts.Metrics, scope) != nil {
 		opts.Metrics = nil // one request said so; spare each target its own
 	}
 	ds := make([]*diag.Diagnosis, len(targets))

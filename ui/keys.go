@@ -20,7 +20,7 @@ type KeyMap struct {
 	Cordon, Uncordon, Drain                                 key.Binding
 
 	// View.
-	Filter, Command, ProblemsOnly, ByNode, Back, Close, Help, Quit key.Binding
+	Filter, Command, ProblemsOnly, ByNode, Usage, Back, Close, Help, Quit key.Binding
 
 	// Diagnosis pane.
 	Copy, Write key.Binding
@@ -82,6 +82,7 @@ func DefaultKeyMap() KeyMap {
 		Command:      b([]string{":"}, ":", "command"),
 		ProblemsOnly: b([]string{"!"}, "!", "problems only"),
 		ByNode:       b([]string{"n"}, "n", "group by node"),
+		Usage:        b([]string{"m"}, "m", "usage columns (metrics)"),
 		Back:         b([]string{"esc"}, "esc", "back"),
 		Close:        b([]string{"q"}, "q", "close pane"),
 		Help:         b([]string{"?"}, "?", "help"),
@@ -136,7 +137,7 @@ func (k KeyMap) treeHelp() paneKeys {
 			{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Expand, k.Collapse, k.Toggle},
 			k.actionKeys(),
 			{k.Cordon, k.Uncordon, k.Drain},
-			{k.Filter, k.Command, k.ProblemsOnly, k.ByNode, k.Back, k.Help, k.Quit},
+			{k.Filter, k.Command, k.ProblemsOnly, k.ByNode, k.Usage, k.Back, k.Help, k.Quit},
 		},
 	}
 }

@@ -109,6 +109,8 @@ type Model struct {
 	paneSeq int
 	// drain is a drain in progress; it outlives its pane.
 	drain *drainRun
+	// usage polls metrics.k8s.io while the tree's usage columns show.
+	usage usageView
 
 	width, height int
 	showHelp      bool
@@ -200,7 +202,7 @@ func (m Model) Init() tea.Cmd {
 // startWatch replaces the watch with one for the current source and scope.
 func (m *Model) startWatch() tea.Cmd {
 	m.gen++
-	return m.watchCmd()
+	return tea.Batch(m.watchCmd(), m.restartUsage())
 }
 
 // watchCmd starts a watch in a command, so the model never starts goroutines
@@ -300,6 +302,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case clockMsg:
 		return m, tickClock()
+	case usageMsg:
+		return m, m.usageArrived(msg)
+	case usageTickMsg:
+		return m, m.usageTick(msg)
 	case statusMsg:
 		m.status = string(msg)
 		return m, nil
@@ -563,6 +569,8 @@ func (m Model) treeKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		} else {
 			m.status = "grouped by namespace"
 		}
+	case key.Matches(msg, k.Usage):
+		return m, m.toggleUsage()
 	default:
 		return m.actionKey(msg)
 	}

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kdoctor-dev/kdoctor/kube/live"
+	"github.com/kdoctor-dev/kdoctor/kube/usage"
 )
 
 // nodeKind is the level of a tree line.
@@ -132,6 +133,7 @@ type bucket struct {
 	health live.Health
 	count  [4]int
 	note   string
+	use    usageSum
 }
 
 // group is a namespace (or a node) and its buckets.
@@ -146,6 +148,7 @@ type group struct {
 	count  [4]int
 	note   string
 	order  []*bucket
+	use    usageSum
 }
 
 // PodTree is the pod tree pane: namespace → workload → pod → container (or
@@ -201,6 +204,10 @@ type PodTree struct {
 	instance     *struct{ _ byte }
 	problemsOnly bool
 	byNode       bool
+	// usage is the latest metrics.k8s.io sample while the usage columns
+	// show (showUsage); each podItem points at its pod's.
+	usage     map[types.NamespacedName]*usage.Pod
+	showUsage bool
 }
 
 // NewPodTree returns an empty tree.
@@ -409,6 +416,7 @@ type podItem struct {
 	idx     int32       // index in PodTree.items, -1 once deleted
 	health  live.Health // row.Health, kept here so a rebuild reads no row
 	matched bool
+	use     *usage.Pod // its usage sample, while the usage columns show
 }
 
 // dropItem removes a deleted pod from items.
@@ -428,6 +436,9 @@ func (t *PodTree) place(r *live.PodRow) (rebuild bool) {
 		it = &podItem{line: -1, idx: int32(len(t.items))}
 		t.rows[r.UID] = it
 		t.items = append(t.items, it)
+		if t.usage != nil {
+			it.use = t.usage[types.NamespacedName{Namespace: r.Namespace, Name: r.Name}]
+		}
 	}
 	if t.pending {
 		t.touched = append(t.touched, it)
@@ -496,6 +507,28 @@ func (t *PodTree) regroup() {
 		it.bkt = b
 	}
 }
+
+// SetUsage shows a usage sample in the usage columns (show), or hides them.
+// A pod the sample lacks (new, not running) shows blank cells.
+func (t *PodTree) SetUsage(pods map[types.NamespacedName]usage.Pod, show bool) {
+	t.showUsage = show
+	t.usage = nil
+	if show && pods != nil {
+		t.usage = make(map[types.NamespacedName]*usage.Pod, len(pods))
+		for k, p := range pods {
+			t.usage[k] = &p
+		}
+	}
+	for _, it := range t.items {
+		it.use = nil
+		if t.usage != nil {
+			it.use = t.usage[types.NamespacedName{Namespace: it.row.Namespace, Name: it.row.Name}]
+		}
+	}
+	t.rebuild()
+}
+
+func (t *PodTree) usageShown() bool { return t.showUsage && t.usage != nil }
 
 // Counts returns how many pods are in each health state.
 func (t *PodTree) Counts() [4]int { return t.counts }
@@ -892,7 +925,7 @@ func (t *PodTree) rebuild() {
 
 	groups := make([]*group, 0, len(t.groups))
 	for id, g := range t.groups {
-		g.health, g.count, g.order = live.Healthy, [4]int{}, g.order[:0]
+		g.health, g.count, g.order, g.use = live.Healthy, [4]int{}, g.order[:0], usageSum{}
 		for k, b := range g.buckets {
 			if len(b.pods) == 0 && b.note == "" {
 				delete(g.buckets, k)
@@ -905,7 +938,7 @@ func (t *PodTree) rebuild() {
 				})
 				b.sorted = true
 			}
-			b.health, b.count = live.Healthy, [4]int{}
+			b.health, b.count, b.use = live.Healthy, [4]int{}, usageSum{}
 			if b.note != "" {
 				b.health = b.noteHealth()
 			}
@@ -918,6 +951,7 @@ func (t *PodTree) rebuild() {
 				shown = true
 				b.count[it.health]++
 				b.health = max(b.health, it.health)
+				b.use.add(it.use)
 			}
 			if !shown {
 				continue
@@ -925,6 +959,9 @@ func (t *PodTree) rebuild() {
 			for i := range b.count {
 				g.count[i] += b.count[i]
 			}
+			g.use.cpuMilli += b.use.cpuMilli
+			g.use.memBytes += b.use.memBytes
+			g.use.pods += b.use.pods
 			g.health = max(g.health, b.health)
 			g.order = append(g.order, b)
 		}
@@ -1013,7 +1050,7 @@ func (t *PodTree) appendJobs(lines []line, b *bucket, depth uint8, filtering boo
 		b.jobs = map[string]*bucket{}
 	}
 	for _, jb := range b.jobs {
-		jb.pods, jb.health, jb.count = jb.pods[:0], live.Healthy, [4]int{}
+		jb.pods, jb.health, jb.count, jb.use = jb.pods[:0], live.Healthy, [4]int{}, usageSum{}
 	}
 	var order []*bucket
 	for _, it := range b.pods { // sorted by health, so each Job's pods stay sorted
@@ -1032,6 +1069,7 @@ func (t *PodTree) appendJobs(lines []line, b *bucket, depth uint8, filtering boo
 		jb.pods = append(jb.pods, it)
 		jb.count[it.health]++
 		jb.health = max(jb.health, it.health)
+		jb.use.add(it.use)
 	}
 	for name, jb := range b.jobs {
 		if len(jb.pods) == 0 {

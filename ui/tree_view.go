@@ -23,7 +23,7 @@ func (t *PodTree) View(st themes.Styles, now time.Time) string {
 		return ""
 	}
 	var b strings.Builder
-	cols := newColumns(t.width)
+	cols := newColumns(t.width, t.showUsage)
 	c := t.cache.begin(st, cols)
 	b.WriteString(c.header(st, cols))
 	styled := c.styled()
@@ -34,6 +34,9 @@ func (t *PodTree) View(st themes.Styles, now time.Time) string {
 		k := renderKey{l: l, selected: selected, filter: t.filter, count: l.count(), note: l.note()}
 		if l.kind == podNode {
 			k.age = age(now, l.pod.Created)
+		}
+		if cols.usage != usageNone {
+			k.use = t.usageCells(l)
 		}
 		out, ok := styled.get(k)
 		if !ok {
@@ -59,6 +62,7 @@ type renderKey struct {
 	age      string
 	count    [4]int
 	note     string
+	use      usageCells
 }
 
 // lineCache holds the styled lines of the last frame (see frameCache),
@@ -117,9 +121,22 @@ func (t *PodTree) emptyMessage() string {
 type columns struct {
 	width, name, ready, status, restarts, age, node, cause int
 	merged                                                 bool
+	// usage are the usage columns, last, when shown (m); the others are
+	// laid out in what they leave.
+	usage usageLayout
 }
 
-func newColumns(w int) columns {
+func newColumns(w int, usage bool) columns {
+	if !usage {
+		return layoutColumns(w)
+	}
+	u := usageLayoutFor(w)
+	c := layoutColumns(w - u.width())
+	c.usage = u
+	return c
+}
+
+func layoutColumns(w int) columns {
 	c := columns{width: w, ready: 6, restarts: 9, age: 6}
 	if w < 120 {
 		c.merged = true
@@ -156,7 +173,7 @@ func (c columns) header() string {
 	if c.cause > 0 {
 		s += pad("PROBABLE CAUSE", c.cause)
 	}
-	return s
+	return s + c.usage.header()
 }
 
 func (t *PodTree) renderLine(st themes.Styles, c columns, l line, selected bool, now time.Time) string {
@@ -225,6 +242,7 @@ func (t *PodTree) renderLine(st themes.Styles, c columns, l line, selected bool,
 			}
 		}
 		out += cell(summary, c.width-c.name, hs)
+		out += c.usage.render(st, t.usageCells(l), base)
 	case podNode:
 		p := l.pod
 		out += cell(fmt.Sprintf("%d/%d", p.Ready, p.Total), c.ready, base)
@@ -237,6 +255,7 @@ func (t *PodTree) renderLine(st themes.Styles, c columns, l line, selected bool,
 		out += cell(age(now, p.Created), c.age, base)
 		out += cell(p.Node, c.node, base)
 		out += cell(p.Cause, c.cause, hs)
+		out += c.usage.render(st, t.usageCells(l), base)
 	case containerNode:
 		ctr := l.pod.Containers[l.ctr]
 		ready := "no"
@@ -245,8 +264,29 @@ func (t *PodTree) renderLine(st themes.Styles, c columns, l line, selected bool,
 		}
 		out += cell(ready, c.ready, base)
 		out += cell(ctr.State, c.status+c.restarts+c.age, base)
+		if c.usage != usageNone {
+			out += base.Render(pad("", c.node+c.cause)) + c.usage.render(st, t.usageCells(l), base)
+		}
 	}
 	return out
+}
+
+// usageCells is what a line's usage columns show.
+func (t *PodTree) usageCells(l line) usageCells {
+	switch l.kind {
+	case nsNode, k8sNodeNode:
+		return sumCells(l.grp.use)
+	case workloadNode:
+		return sumCells(l.bkt.use)
+	}
+	it := t.rows[l.pod.UID]
+	if it == nil {
+		return usageCells{}
+	}
+	if l.kind == podNode {
+		return podCells(l.pod, it.use)
+	}
+	return containerCells(l.pod.Containers[l.ctr], it.use)
 }
 
 func summaryText(c [4]int) string {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned/typed/metrics/v1beta1"
 	"net/http"
 	"sort"
 	"strings"
@@ -46,6 +47,10 @@ type Demo struct {
 	logs  map[facts.LogKey][]byte
 	tick  int
 	extra *corev1.Pod // the failing pod Step adds and later removes
+	// now is the demo's clock (NewDemo's, then each Step's): usage
+	// samples are taken at it.
+	now     time.Time
+	metrics metricsclient.MetricsV1beta1Interface
 }
 
 // DemoContext is the context name the demo reports.
@@ -61,7 +66,7 @@ func NewDemo(fsys fs.FS, root string, now time.Time) (*Demo, error) {
 	if len(scenarios) == 0 {
 		return nil, fmt.Errorf("no scenarios under %s", root)
 	}
-	d := &Demo{logs: map[facts.LogKey][]byte{}}
+	d := &Demo{logs: map[facts.LogKey][]byte{}, now: now}
 	var objs []runtime.Object
 	for _, s := range scenarios {
 		for _, o := range s.ShiftedTo(now) {
@@ -310,6 +315,7 @@ func (d *Demo) Step(ctx context.Context, now time.Time) {
 	d.mu.Lock()
 	d.tick++
 	tick := d.tick
+	d.now = now
 	d.mu.Unlock()
 
 	pods, err := d.client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})

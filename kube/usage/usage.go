@@ -121,12 +121,14 @@ func groupMissing(st metav1.Status) bool {
 	return st.Details == nil || st.Details.Name == "" || strings.Contains(st.Message, "the server could not find the requested resource")
 }
 
-// Served asks once whether the API answers (its discovery document), so a
+// Served asks once whether the API answers in namespace ("" for all), so a
 // caller about to read many pods' usage can skip them all with one Absent
-// instead of failing each.
-func Served(ctx context.Context, c Client) error {
+// instead of failing each. It lists with a selector nothing carries, which
+// costs metrics-server next to nothing.
+func Served(ctx context.Context, c Client, namespace string) error {
 	if c == nil {
 		return &Absent{Reason: NotServed}
 	}
-	return Explain(c.RESTClient().Get().Do(ctx).Error())
+	_, err := c.PodMetricses(namespace).List(ctx, metav1.ListOptions{LabelSelector: "kdoctor.dev/served-probe=none"})
+	return Explain(err)
 }

@@ -41,7 +41,7 @@ func TestUsageThroughAggregation(t *testing.T) {
 		t.Fatalf("without metrics.k8s.io: got %v, want Absent(%q)", err, usage.NotServed)
 	}
 
-	if err := usage.Served(ctx, admin.Metrics()); !errors.As(err, &absent) {
+	if err := usage.Served(ctx, admin.Metrics(), "shop"); !errors.As(err, &absent) {
 		t.Fatalf("Served without metrics.k8s.io: %v", err)
 	}
 
@@ -55,7 +55,7 @@ func TestUsageThroughAggregation(t *testing.T) {
 	if err := m.SetPod(ctx, srv, "shop", "worker", map[string]corev1.ResourceList{"app": use("1", "1Gi")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := usage.Served(ctx, admin.Metrics()); err != nil {
+	if err := usage.Served(ctx, admin.Metrics(), "shop"); err != nil {
 		t.Fatalf("Served: %v", err)
 	}
 	pods, err := usage.Pods(ctx, admin.Metrics(), "shop", "")
