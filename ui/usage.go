@@ -142,7 +142,10 @@ func (s *usageSum) add(p *usage.Pod) {
 // usageCells is what one line's usage columns show. It is comparable: the
 // line cache keys on it.
 type usageCells struct {
-	shown              bool
+	shown bool
+	// sum: a workload's, namespace's or node's total, measured against
+	// nothing (its % cells stay blank rather than say "-" on every line).
+	sum                bool
 	cpuMilli, memBytes int64
 	// requests and limits to measure against; 0 when some container has
 	// none (a sum with a hole in it would mislead).
@@ -209,7 +212,7 @@ func sumCells(s usageSum) usageCells {
 	if s.pods == 0 {
 		return usageCells{}
 	}
-	return usageCells{shown: true, cpuMilli: s.cpuMilli, memBytes: s.memBytes}
+	return usageCells{shown: true, sum: true, cpuMilli: s.cpuMilli, memBytes: s.memBytes}
 }
 
 func containerOf(row *live.PodRow, name string) *live.ContainerRow {
@@ -294,6 +297,12 @@ func (u usageLayout) render(st themes.Styles, c usageCells, base lipgloss.Style)
 		return base
 	}
 	cell := func(s string, w int, style lipgloss.Style) string { return style.Render(pad(s, w)) }
+	pct := func(used, of int64) string {
+		if c.sum {
+			return ""
+		}
+		return pct(used, of)
+	}
 	cpuStyle, memStyle := styleFor(c.cpuMilli, c.cpuLim), styleFor(c.memBytes, c.memLim)
 	out := cell(formatCPU(c.cpuMilli), usageCPUWidth, cpuStyle)
 	if u == usageFull {

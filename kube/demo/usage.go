@@ -45,7 +45,7 @@ func (d *Demo) newMetrics() metricsclient.MetricsV1beta1Interface {
 		}
 		list := &metricsv1beta1.PodMetricsList{}
 		for i := range items {
-			if pm, ok := d.podMetrics(&items[i]); ok {
+			if pm, ok := Sample(&items[i], d.clock()); ok {
 				list.Items = append(list.Items, *pm)
 			}
 		}
@@ -61,7 +61,7 @@ func (d *Demo) newMetrics() metricsclient.MetricsV1beta1Interface {
 			if items[i].Name != name {
 				continue
 			}
-			if pm, ok := d.podMetrics(&items[i]); ok {
+			if pm, ok := Sample(&items[i], d.clock()); ok {
 				return true, pm, nil
 			}
 		}
@@ -71,16 +71,16 @@ func (d *Demo) newMetrics() metricsclient.MetricsV1beta1Interface {
 	return fc.MetricsV1beta1()
 }
 
-// podMetrics is a running pod's sample; other pods have none, as with
-// metrics-server.
-func (d *Demo) podMetrics(p *corev1.Pod) (*metricsv1beta1.PodMetrics, bool) {
+// Sample is the demo's usage of a running pod at a moment (see Metrics);
+// other pods have none, as with metrics-server. The sandbox serves the same.
+func Sample(p *corev1.Pod, at time.Time) (*metricsv1beta1.PodMetrics, bool) {
 	if p.Status.Phase != corev1.PodRunning {
 		return nil, false
 	}
 	pm := &metricsv1beta1.PodMetrics{
 		TypeMeta:   metav1.TypeMeta{APIVersion: metricsv1beta1.SchemeGroupVersion.String(), Kind: "PodMetrics"},
 		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, Labels: p.Labels},
-		Timestamp:  metav1.NewTime(d.clock()),
+		Timestamp:  metav1.NewTime(at),
 		Window:     metav1.Duration{Duration: demoWindow},
 	}
 	for _, c := range p.Spec.Containers {

@@ -113,7 +113,7 @@ func (s *Server) ApplyScenario(ctx context.Context, sc *facts.Scenario) (*Applie
 		kind := facts.KindOf(o)
 		if pm, ok := o.(*metricsv1beta1.PodMetrics); ok {
 			// Usage is not stored in etcd: metrics-server reports it.
-			if err := s.putPodMetrics(pm); err != nil {
+			if err := s.ServePodMetrics(pm); err != nil {
 				return a, fmt.Errorf("kubetest: apply %s: %w", sc.Name, err)
 			}
 			continue

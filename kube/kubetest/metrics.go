@@ -216,7 +216,7 @@ func (m *FakeMetrics) SetPod(ctx context.Context, s *Server, namespace, name str
 func (s *Server) PutPodMetrics(sc *facts.Scenario) error {
 	for _, o := range sc.ShiftedTo(time.Now()) {
 		if pm, ok := o.(*metricsv1beta1.PodMetrics); ok {
-			if err := s.putPodMetrics(pm); err != nil {
+			if err := s.ServePodMetrics(pm); err != nil {
 				return err
 			}
 		}
@@ -224,8 +224,9 @@ func (s *Server) PutPodMetrics(sc *facts.Scenario) error {
 	return nil
 }
 
-// putPodMetrics hands a scenario's PodMetrics to the newest FakeMetrics.
-func (s *Server) putPodMetrics(pm *metricsv1beta1.PodMetrics) error {
+// ServePodMetrics hands a PodMetrics to the newest FakeMetrics (labels and
+// timestamps as they are).
+func (s *Server) ServePodMetrics(pm *metricsv1beta1.PodMetrics) error {
 	s.mu.Lock()
 	var m *FakeMetrics
 	if n := len(s.metrics); n > 0 {

@@ -1,6 +1,7 @@
 // Command sandbox runs a real kube-apiserver (with etcd and the fake
 // kubelet) loaded with every scenario under testdata/scenarios, and writes a
-// kubeconfig for it, so kdoctor and kubectl can be tried by hand against the
+// kubeconfig for it, and serves metrics.k8s.io for its running pods through
+// the aggregation layer, so kdoctor and kubectl can be tried by hand against the
 // same stories the tests check. It runs until Ctrl-C or SIGTERM, then stops
 // every process it started and removes its temp files.
 //
@@ -20,6 +21,9 @@ import (
 	"syscall"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kdoctor-dev/kdoctor/kube/demo"
 	"github.com/kdoctor-dev/kdoctor/kube/facts"
 	"github.com/kdoctor-dev/kdoctor/kube/kubetest"
 )
@@ -126,7 +130,31 @@ func applyScenarios(ctx context.Context, srv *kubetest.Server, dir string) (*exa
 		}
 	}
 	fmt.Printf("applied %d scenarios from %s\n", len(scenarios), dir)
-	return ex, nil
+	return ex, serveUsage(ctx, srv)
+}
+
+// serveUsage registers metrics.k8s.io with the demo's usage for every
+// running pod, so the usage columns (m) and the diagnosis's usage rules
+// have a real aggregated API to read.
+func serveUsage(ctx context.Context, srv *kubetest.Server) error {
+	if _, err := srv.ServeMetrics(ctx); err != nil {
+		return err
+	}
+	pods, err := srv.Client().CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	n := 0
+	for i := range pods.Items {
+		if pm, ok := demo.Sample(&pods.Items[i], time.Now()); ok {
+			if err := srv.ServePodMetrics(pm); err != nil {
+				return err
+			}
+			n++
+		}
+	}
+	fmt.Printf("serving metrics.k8s.io (through the aggregation layer) for %d running pods\n", n)
+	return nil
 }
 
 func printUsage(kubeconfig string, ex *examplePod) {
