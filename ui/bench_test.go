@@ -16,6 +16,7 @@ import (
 
 	"github.com/kdoctor-dev/kdoctor/kube"
 	"github.com/kdoctor-dev/kdoctor/kube/live"
+	"github.com/kdoctor-dev/kdoctor/kube/usage"
 	"github.com/kdoctor-dev/kdoctor/themes"
 )
 
@@ -224,5 +225,43 @@ func TestTreeLineCacheFollowsStylesAndWidth(t *testing.T) {
 	fresh.Apply(live.Batch{Pods: []live.PodRow{row(testPod("shop", "web", "web-1", 0, "", "", 0))}})
 	if got, want := tr.View(mono, testNow), fresh.View(mono, testNow); got != want {
 		t.Fatalf("cached view differs from a fresh one:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// syntheticUsage is a metrics.k8s.io sample for every row.
+func syntheticUsage(rows []live.PodRow) map[types.NamespacedName]*usage.Pod {
+	out := make(map[types.NamespacedName]*usage.Pod, len(rows))
+	for i, r := range rows {
+		out[types.NamespacedName{Namespace: r.Namespace, Name: r.Name}] = &usage.Pod{Window: 15 * time.Second, Containers: []usage.Container{
+			{Name: "app", CPUMilli: int64(i % 900), MemoryBytes: int64(i%500) << 20}, {Name: "proxy", CPUMilli: 5, MemoryBytes: 12 << 20}}}
+	}
+	return out
+}
+
+// BenchmarkTreeSetUsage is what each usage poll costs the tree: pointing
+// every pod at its sample and summing workloads and namespaces again.
+func BenchmarkTreeSetUsage(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			t := bigTree(b, n)
+			sample := syntheticUsage(syntheticRows(n))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				t.SetUsage(sample, true)
+			}
+		})
+	}
+}
+
+// BenchmarkTreeViewUsage is a frame with the usage columns shown.
+func BenchmarkTreeViewUsage(b *testing.B) {
+	st := themes.Build(themes.Palette{Name: "dark", Fg: "#D0D0D0", Accent: "#5FAFFF", Muted: "#7A7A7A"})
+	t := bigTree(b, 100_000)
+	t.SetUsage(syntheticUsage(syntheticRows(100_000)), true)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_ = t.View(st, testNow)
 	}
 }

@@ -509,15 +509,13 @@ func (t *PodTree) regroup() {
 }
 
 // SetUsage shows a usage sample in the usage columns (show), or hides them.
-// A pod the sample lacks (new, not running) shows blank cells.
-func (t *PodTree) SetUsage(pods map[types.NamespacedName]usage.Pod, show bool) {
+// A pod the sample lacks (new, not running) shows blank cells. The tree
+// keeps the sample: it is the poll's, never changed after.
+func (t *PodTree) SetUsage(pods map[types.NamespacedName]*usage.Pod, show bool) {
 	t.showUsage = show
 	t.usage = nil
-	if show && pods != nil {
-		t.usage = make(map[types.NamespacedName]*usage.Pod, len(pods))
-		for k, p := range pods {
-			t.usage[k] = &p
-		}
+	if show {
+		t.usage = pods
 	}
 	for _, it := range t.items {
 		it.use = nil

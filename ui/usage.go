@@ -39,7 +39,7 @@ type usageView struct {
 type (
 	usageMsg struct {
 		seq  int
-		pods map[types.NamespacedName]usage.Pod
+		pods map[types.NamespacedName]*usage.Pod
 		err  error
 	}
 	usageTickMsg struct{ seq int }
