@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/url"
@@ -121,13 +120,8 @@ func newFakeKubelet(cfg *rest.Config) (*FakeKubelet, error) {
 	mux.HandleFunc("/exec/{ns}/{pod}/{uid}/{container}", k.serveExec)
 	mux.HandleFunc("/attach/{ns}/{pod}/{container}", k.serveAttach)
 	mux.HandleFunc("/attach/{ns}/{pod}/{uid}/{container}", k.serveAttach)
-	k.srv = &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		// TLS handshake resets and the like are not the test's business.
-		ErrorLog:  log.New(io.Discard, "", 0),
-		ConnState: k.trackConn,
-	}
+	k.srv = quietServer(mux)
+	k.srv.ConnState = k.trackConn
 	// HTTP/1.1 only: exec needs connection upgrades.
 	tlsLn := tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}})
 	go func() { _ = k.srv.Serve(tlsLn) }()

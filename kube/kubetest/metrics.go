@@ -90,13 +90,9 @@ func (s *Server) ServeMetrics(ctx context.Context) (*FakeMetrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &FakeMetrics{
-		admin: dyn,
-		port:  ln.Addr().(*net.TCPAddr).Port,
-		pods:  map[types.NamespacedName]metricsv1beta1.PodMetrics{},
-		nodes: map[string]metricsv1beta1.NodeMetrics{},
-	}
-	m.srv = &http.Server{Handler: m, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
+	m := &FakeMetrics{admin: dyn, port: ln.Addr().(*net.TCPAddr).Port,
+		pods: map[types.NamespacedName]metricsv1beta1.PodMetrics{}, nodes: map[string]metricsv1beta1.NodeMetrics{}}
+	m.srv = quietServer(m)
 	go func() {
 		_ = m.srv.Serve(tls.NewListener(ln, &tls.Config{
 			Certificates: []tls.Certificate{cert},
@@ -113,6 +109,12 @@ func (s *Server) ServeMetrics(ctx context.Context) (*FakeMetrics, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// quietServer is an HTTP server for the harness's fakes: TLS handshake
+// resets and the like are not the test's business.
+func quietServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 }
 
 // register creates the Service and APIService metrics-server's manifests
