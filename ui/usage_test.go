@@ -13,7 +13,9 @@ import (
 
 	"github.com/kdoctor-dev/kdoctor/kube"
 	"github.com/kdoctor-dev/kdoctor/kube/kubetest"
+	"github.com/kdoctor-dev/kdoctor/kube/live"
 	"github.com/kdoctor-dev/kdoctor/kube/usage"
+	"github.com/kdoctor-dev/kdoctor/themes"
 )
 
 // TestUsageColumnsToggle: m shows the usage columns from the demo's
@@ -116,5 +118,29 @@ func TestUsageColumnsAgainstRealAPIServer(t *testing.T) {
 	}
 	if n := m.Requests(); n == 0 {
 		t.Error("the metrics server saw no request")
+	}
+}
+
+// TestUsageCellsWarnNearTheLimit: from 90% of a limit a cell takes the
+// warning style, in every layout; below it, and without a limit, it does not.
+func TestUsageCellsWarnNearTheLimit(t *testing.T) {
+	st := themes.Default(true)
+	base := st.App
+	near := usageCells{shown: true, cpuMilli: 100, memBytes: 470 << 20, cpuLim: 1000, memLim: 512 << 20}
+	for _, u := range []usageLayout{usageNarrow, usageLimits, usageFull} {
+		out := u.render(st, near, base)
+		if want := st.Health[live.Warning].Render(pad("470Mi", usageMemWidth)); !strings.Contains(out, want) {
+			t.Errorf("layout %d: memory at 91%% of its limit is not in the warning style: %q", u, out)
+		}
+		if warn := st.Health[live.Warning].Render(pad("100m", usageCPUWidth)); strings.Contains(out, warn) {
+			t.Errorf("layout %d: CPU at 10%% of its limit warns: %q", u, out)
+		}
+		if got := ansi.StringWidth(out); got != u.width() {
+			t.Errorf("layout %d: %d cells, want %d", u, got, u.width())
+		}
+	}
+	noLimit := usageCells{shown: true, cpuMilli: 5000, memBytes: 8 << 30}
+	if out := usageFull.render(st, noLimit, base); strings.Contains(out, st.Health[live.Warning].Render(pad("5000m", usageCPUWidth))) {
+		t.Errorf("usage without a limit warns: %q", out)
 	}
 }
