@@ -197,17 +197,6 @@ func (m *Model) drainPlanned(msg drainPlanMsg) {
 
 }
 
-// drainOption changes the highlighted option of the drain dialog and plans
-// again with it.
-func (m *Model) drainOption() tea.Cmd {
-	d := m.dlg.drain
-	d.change()
-	d.seq++
-	d.planning = true
-	m.dlg.title = d.title()
-	return m.planDrain(d.node, d.options(), true, d.seq)
-}
-
 // beginDrain opens the drain pane and starts the drain the user confirmed,
 // with the options the plan was made with.
 func (m *Model) beginDrain(p *action.DrainPlan, opts action.DrainOptions) tea.Cmd {

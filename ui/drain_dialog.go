@@ -3,20 +3,29 @@ package ui
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
 	"github.com/kdoctor-dev/kdoctor/kube/action"
 )
 
+// gracePeriod is the drain dialog's grace period: one of the steps space
+// cycles through, or a value typed on its row.
+type gracePeriod struct {
+	label string
+	grace time.Duration
+	// now is 0s, no grace at all (kubectl's --grace-period=0).
+	now bool
+}
+
 // Choices of the drain dialog's cycling options.
 var (
-	graceChoices = []struct {
-		label string
-		grace time.Duration
-		now   bool
-	}{
+	graceChoices = []gracePeriod{
 		{label: "pods' own"},
 		{label: "0s (pods removed from the API at once)", now: true},
 		{label: "30s", grace: 30 * time.Second},
@@ -24,6 +33,70 @@ var (
 	}
 	timeoutChoices = []time.Duration{2 * time.Minute, drainTimeout, 15 * time.Minute}
 )
+
+// next is the step after g; a typed value goes back to the first step.
+func (g gracePeriod) next() gracePeriod {
+	for i, c := range graceChoices {
+		if c == g {
+			return graceChoices[(i+1)%len(graceChoices)]
+		}
+	}
+	return graceChoices[0]
+}
+
+// parseGrace reads a grace period typed in the drain dialog: whole seconds
+// as kubectl's --grace-period takes them (45), or a Go duration (45s,
+// 2m30s). Negative is the pods' own, zero none at all, as in kubectl.
+func parseGrace(typed string) (gracePeriod, error) {
+	s := strings.TrimSpace(typed)
+	if _, err := strconv.Atoi(s); err == nil {
+		s += "s"
+	}
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		return gracePeriod{}, fmt.Errorf("%q is not a grace period (try 45, 2m30s or -1)", typed)
+	case d < 0:
+		return graceChoices[0], nil
+	case d == 0:
+		return graceChoices[1], nil
+	case d%time.Second != 0:
+		// Evictions carry whole seconds (gracePeriodSeconds).
+		return gracePeriod{}, fmt.Errorf("%q: whole seconds only, as kubectl's --grace-period", typed)
+	}
+	for _, c := range graceChoices {
+		if c.grace == d {
+			return c, nil
+		}
+	}
+	return gracePeriod{label: shortDuration(d), grace: d}, nil
+}
+
+// drainOption changes the highlighted option of the drain dialog and plans
+// again with it.
+func (m *Model) drainOption() tea.Cmd {
+	m.dlg.drain.change()
+	return m.drainReplan()
+}
+
+// drainGraceEntered takes the grace period typed in the drain dialog and
+// plans again when it changed the options.
+func (m *Model) drainGraceEntered() tea.Cmd {
+	if !m.dlg.drain.enterTypedGrace() {
+		return nil
+	}
+	return m.drainReplan()
+}
+
+// drainReplan plans the dialog's drain again with the options shown; the
+// answer is taken only if no later change was made meanwhile (seq).
+func (m *Model) drainReplan() tea.Cmd {
+	d := m.dlg.drain
+	d.seq++
+	d.planning = true
+	m.dlg.title = d.title()
+	return m.planDrain(d.node, d.options(), true, d.seq)
+}
 
 // Rows of the drain dialog's options, in the order tab visits them.
 const (
@@ -40,29 +113,75 @@ type drainChoice struct {
 	node           string
 	deleteEmptyDir bool
 	force          bool
-	grace, timeout int // indexes into graceChoices, timeoutChoices
+	grace          gracePeriod
+	timeout        int // index into timeoutChoices
 	cursor         int // the highlighted option row
-	plan           *action.DrainPlan
-	err            error // the last plan failed outright (not blocked)
-	seq            int   // the re-plan awaited
-	planning       bool
+	// graceInput takes what is typed while the grace row is highlighted
+	// (on the other rows typing goes to the node name); graceErr says why
+	// the last value entered was refused.
+	graceInput textinput.Model
+	graceErr   string
+	plan       *action.DrainPlan
+	err        error // the last plan failed outright (not blocked)
+	seq        int   // the re-plan awaited
+	planning   bool
 }
 
 func newDrainChoice(node string) *drainChoice {
-	return &drainChoice{node: node, timeout: 1}
+	in := textinput.New()
+	in.Prompt = "  type one: "
+	in.Placeholder = "45, 2m30s, -1 pods' own"
+	in.CharLimit = 16
+	// Without a width, textinput shows only the placeholder's first rune.
+	in.SetWidth(len(in.Placeholder))
+	return &drainChoice{node: node, grace: graceChoices[0], timeout: 1, graceInput: in}
 }
 
 func (d *drainChoice) options() action.DrainOptions {
-	g := graceChoices[d.grace]
 	return action.DrainOptions{
 		DeleteEmptyDir: d.deleteEmptyDir, Force: d.force,
-		GracePeriod: g.grace, GraceNow: g.now,
+		GracePeriod: d.grace.grace, GraceNow: d.grace.now,
 		Timeout: timeoutChoices[d.timeout],
 	}
 }
 
+// move highlights another option row. Typing follows the highlight: the
+// grace row takes a grace period, every other row the node name; a grace
+// period typed but not entered is dropped.
 func (d *drainChoice) move(delta int) {
 	d.cursor = (d.cursor + delta + drainOptionCount) % drainOptionCount
+	d.clearTypedGrace()
+	if d.typingGrace() {
+		d.graceInput.Focus()
+	} else {
+		d.graceInput.Blur()
+	}
+}
+
+// typingGrace: what is typed goes to the grace period, not the node name.
+func (d *drainChoice) typingGrace() bool { return d.cursor == optGrace }
+
+// typedGrace: a grace period is typed and waits for enter.
+func (d *drainChoice) typedGrace() bool { return d.typingGrace() && d.graceInput.Value() != "" }
+
+func (d *drainChoice) clearTypedGrace() {
+	d.graceInput.SetValue("")
+	d.graceErr = ""
+}
+
+// enterTypedGrace takes the grace period typed; one that does not parse
+// is refused with a line in the dialog, changes nothing and stays to be
+// corrected. It says whether the options changed (a re-plan is due).
+func (d *drainChoice) enterTypedGrace() bool {
+	g, err := parseGrace(d.graceInput.Value())
+	if err != nil {
+		d.graceErr = err.Error()
+		return false
+	}
+	d.clearTypedGrace()
+	changed := g != d.grace
+	d.grace = g
+	return changed
 }
 
 // change toggles or cycles the highlighted option.
@@ -73,7 +192,8 @@ func (d *drainChoice) change() {
 	case optForce:
 		d.force = !d.force
 	case optGrace:
-		d.grace = (d.grace + 1) % len(graceChoices)
+		d.clearTypedGrace()
+		d.grace = d.grace.next()
 	case optTimeout:
 		d.timeout = (d.timeout + 1) % len(timeoutChoices)
 	}
@@ -146,10 +266,17 @@ func (d *drainChoice) body() []string {
 		}
 		return fmt.Sprintf("%s it", podCount(need, "needs", "need"))
 	}
-	body = append(body, "Options (tab: next, space: change):")
+	body = append(body, "Options (tab: next, space: change; grace period: type one too):")
 	row(optEmptyDir, fmt.Sprintf("%s delete emptyDir data (--delete-emptydir-data): %s", box(d.deleteEmptyDir), effect(d.deleteEmptyDir, len(p.EmptyDir), evEmptyDir)))
 	row(optForce, fmt.Sprintf("%s force pods without a controller (--force): %s", box(d.force), effect(d.force, len(p.Unmanaged), evForced)))
-	row(optGrace, "grace period: "+graceChoices[d.grace].label)
+	grace := "grace period: " + d.grace.label
+	if d.typingGrace() {
+		grace += d.graceInput.View()
+	}
+	row(optGrace, grace)
+	if d.graceErr != "" {
+		body = append(body, "    ✖ "+clean(d.graceErr)+"; nothing changed")
+	}
 	row(optTimeout, "timeout: "+shortDuration(timeoutChoices[d.timeout]))
 	if d.err != nil {
 		return append(body, "", "✖ cannot plan with these options: "+clean(kube.Explain(d.err)))
@@ -213,7 +340,7 @@ func (d *drainChoice) body() []string {
 	for _, w := range p.Warnings {
 		body = append(body, "warning: "+clean(w))
 	}
-	if graceChoices[d.grace].now && len(p.Evict) > 0 {
+	if d.grace.now && len(p.Evict) > 0 {
 		body = append(body, "grace period 0s: the pods are removed from the API at once, without waiting for their containers to stop")
 	}
 	return body
