@@ -271,7 +271,7 @@ func (m *Model) offerDebug(s subject, target, why string, canDebug kube.Access) 
 		return
 	}
 	m.status = ""
-	cmd := fmt.Sprintf("  kubectl debug -it -n %s %s --image=%s", s.namespace, s.name, action.DefaultDebugImage)
+	cmd := fmt.Sprintf("  kubectl debug -it -n %s %s --image=%s", s.namespace, s.name, m.debugImage())
 	shares := "  • it shares the pod's network, not the stopped container's processes (there are none);"
 	if target != "" {
 		cmd += " --target=" + target
@@ -291,8 +291,29 @@ func (m *Model) offerDebug(s subject, target, why string, canDebug kube.Access) 
 // startDebug hands the terminal to a debug session: the container is
 // added and waited for there, as kubectl debug -it does, then attached.
 func (m *Model) startDebug(s subject, target string) tea.Cmd {
-	d := m.env.actions.Debug(m.opts.Ctx, s.namespace, s.name, target, "")
+	d := m.debugCommand(s, target)
 	return tea.Exec(d, func(err error) tea.Msg { return execDoneMsg{s: s, res: d.Result(), err: err, debug: d} })
+}
+
+// debugCommand is the debug session the offer describes: the pod, the
+// target container and the configured image.
+func (m *Model) debugCommand(s subject, target string) *action.DebugCommand {
+	return m.env.actions.Debug(m.opts.Ctx, s.namespace, s.name, target, m.debugImage())
+}
+
+// WithDebugImage sets the image of the debug containers the TUI offers
+// (kdoctor's --debug-image or the config's debug.image, checked by the
+// caller); empty keeps action.DefaultDebugImage.
+func (m Model) WithDebugImage(image string) Model {
+	m.env.debugImage = image
+	return m
+}
+
+func (m *Model) debugImage() string {
+	if m.env.debugImage == "" {
+		return action.DefaultDebugImage
+	}
+	return m.env.debugImage
 }
 
 func (m *Model) execDone(msg execDoneMsg) {
