@@ -156,6 +156,10 @@ current-context: ctx
 			[]string{"theme file " + p("themes/typo.yaml"), "foreground"}},
 		{"unknown theme name", []string{"tui", "--theme", "nosuchtheme"}, exitUsage,
 			[]string{`unknown theme "nosuchtheme"`}},
+		{"debug image with a space", []string{"tui", "--debug-image", "busy box:1.37"}, exitUsage,
+			[]string{`--debug-image: "busy box:1.37" is not an image reference: invalid reference format`}},
+		{"debug image with an upper-case repository", []string{"diagnose", "--debug-image", "Registry.example.com/Tools/sh", "web"}, exitUsage,
+			[]string{`--debug-image: "Registry.example.com/Tools/sh" is not an image reference`, "must be lowercase"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, out, errOut := runCLI(t, c.args...)

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -281,7 +282,8 @@ func TestCompletionDiagnoseTargetsRealAPIServer(t *testing.T) {
 		// TYPE NAME as two words.
 		{[]string{"-n", "inventory", "deployment", ""}, []string{"api"}, ":4"},
 		{[]string{"-n", "payments", "po", ""}, []string{"ledger-7d9f8b6c5-qz4wn"}, ":4"},
-		// Nothing for unknown types, a third word, -A or an offline dump.
+		// Nothing for unknown types, a third word, -A or a dump that
+		// cannot be read (TestCompletionDiagnoseTargetsOffline reads one).
 		{[]string{"-n", "payments", "svc/"}, nil, ":4"},
 		{[]string{"-n", "payments", "pod", "ledger-7d9f8b6c5-qz4wn", ""}, nil, ":4"},
 		{[]string{"-A", "deploy/"}, nil, ":4"},
@@ -363,5 +365,88 @@ func TestKubectlPlugin(t *testing.T) {
 	}
 	if out := kube("__complete", "kdoctor", "diagnose", "deploy"); out != "deploy/\n:6\n" {
 		t.Errorf("kubectl __complete kdoctor diagnose deploy: %q", out)
+	}
+}
+
+// TestCompletionDiagnoseTargetsOffline: with --demo the names are the demo
+// cluster's, with --from-file the dump's, in the same shapes as against a
+// cluster; without -n every namespace's (a name in two of them offered
+// once), since diagnose then finds the namespace holding it. A dump read
+// from standard input, or one that cannot be read, completes only the TYPE/
+// prefixes, and nothing is printed.
+func TestCompletionDiagnoseTargetsOffline(t *testing.T) {
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "none")) // no cluster is asked
+	dir := t.TempDir()
+	pod := func(ns, name string) string {
+		return "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name + ", namespace: " + ns + ", uid: u-" + ns + "-" + name + "}\n" +
+			"spec: {containers: [{name: app, image: example/app}]}\nstatus: {phase: Running}\n"
+	}
+	writeFiles(t, dir, map[string]string{
+		"dump/pods.yaml": pod("shop", "web-1") + "---\n" + pod("staging", "web-1") + "---\n" + pod("shop", "api-0"),
+		"dump/apps.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\n" +
+			"spec: {selector: {matchLabels: {app: web}}, template: {metadata: {labels: {app: web}}, spec: {containers: [{name: app, image: example/app}]}}}\n",
+	})
+	dump := filepath.Join(dir, "dump")
+	prefixes := []string{"pod/", "deploy/", "sts/", "ds/", "rs/", "job/", "cronjob/"}
+	cases := []struct {
+		args []string
+		want []string
+		dir  string
+	}{
+		{[]string{"--demo", "-n", "payments", ""}, append([]string{"ledger-7d9f8b6c5-qz4wn"}, prefixes...), ":4"},
+		{[]string{"--demo", "postgres-"}, []string{"postgres-0", "postgres-1", "postgres-2"}, ":4"},
+		{[]string{"--demo", "deploy/led"}, []string{"deploy/ledger"}, ":4"},
+		{[]string{"--demo", "-n", "payments", "deploy/"}, []string{"deploy/ledger"}, ":4"},
+		{[]string{"--demo", "sts/"}, []string{"sts/postgres", "sts/redis"}, ":4"},
+		{[]string{"--demo", "statefulset", ""}, []string{"postgres", "redis"}, ":4"},
+		{[]string{"--demo", "cj/"}, []string{"cj/nightly-report"}, ":4"},
+		{[]string{"--demo", "-n", "payments", "sts/"}, nil, ":4"},
+		{[]string{"--demo", "-A", "deploy/"}, nil, ":4"},
+		{[]string{"--from-file", dump, ""}, append([]string{"api-0", "web-1"}, prefixes...), ":4"},
+		{[]string{"--from-file", dump, "-n", "staging", ""}, append([]string{"web-1"}, prefixes...), ":4"},
+		{[]string{"--from-file", dump, "deploy/"}, []string{"deploy/web"}, ":4"},
+		{[]string{"--from-file", dump, "po", "a"}, []string{"api-0"}, ":4"},
+		{[]string{"--from-file", dump, "sts/"}, nil, ":4"},
+		{[]string{"--from-file", "-", ""}, prefixes, ":6"},
+		{[]string{"--from-file", filepath.Join(dir, "missing.yaml"), ""}, prefixes, ":6"},
+	}
+	for _, c := range cases {
+		got, dir, errOut := completions(t, append([]string{"diagnose"}, c.args...)...)
+		if len(got) == 0 {
+			got = nil
+		}
+		if !reflect.DeepEqual(got, c.want) || dir != c.dir {
+			t.Errorf("%q: got %q %s, want %q %s", c.args, got, dir, c.want, c.dir)
+		}
+		if lines := strings.Split(strings.TrimSpace(errOut), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], "Completion ended with directive:") {
+			t.Errorf("%q: stderr %q", c.args, errOut)
+		}
+	}
+
+	// Every demo pod offered is one diagnose finds without -n.
+	got, _, _ := completions(t, "diagnose", "--demo", "")
+	var pods []string
+	for _, c := range got {
+		if !strings.HasSuffix(c, "/") {
+			pods = append(pods, c)
+		}
+	}
+	if len(pods) < 20 || !slices.Contains(pods, "ledger-7d9f8b6c5-qz4wn") || !slices.IsSorted(pods) {
+		t.Fatalf("demo pods offered: %q", pods)
+	}
+	for _, name := range []string{"ledger-7d9f8b6c5-qz4wn", pods[0], pods[len(pods)-1]} {
+		code, out, errOut := runCLI(t, "diagnose", "--demo", name, "-o", "json")
+		if code != exitOK || !strings.Contains(out, `"name": "`+name+`"`) {
+			t.Errorf("diagnose --demo %s: exit %d: %s", name, code, errOut)
+		}
+	}
+	code, out, _ := runCLI(t, "diagnose", "--demo", "deploy/ledger", "-o", "json")
+	if code != exitOK || !strings.Contains(out, `"namespace": "payments"`) {
+		t.Errorf("diagnose --demo deploy/ledger: exit %d:\n%s", code, out)
+	}
+	// A dump's name in two namespaces needs -n, as before.
+	code, _, errOut := runCLI(t, "diagnose", "--from-file", dump, "web-1")
+	if code != exitRuntime || !strings.Contains(errOut, `pod "web-1" not found in namespace "default" in the dump`) {
+		t.Errorf("an ambiguous dump name: exit %d, %s", code, errOut)
 	}
 }

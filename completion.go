@@ -10,9 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/rest"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/kdoctor-dev/kdoctor/kube"
@@ -80,56 +77,59 @@ var targetTypes = [][]string{
 	{"rs", "replicaset"}, {"job"}, {"cronjob", "cj"},
 }
 
-// gvrOf maps any spelling kubectl accepts ("po", "deployments.apps") to the
-// resource to list.
-func gvrOf(typ string) (schema.GroupVersionResource, bool) {
-	k, ok := facts.NormalizeKind(typ)
-	if !ok {
-		return schema.GroupVersionResource{}, false
-	}
-	return schema.GroupVersionResource{Group: kindGroup[k], Version: "v1", Resource: k + "s"}, true
-}
-
-var kindGroup = map[string]string{"pod": "", "deployment": "apps", "statefulset": "apps", "daemonset": "apps", "replicaset": "apps", "job": "batch", "cronjob": "batch"}
-
 // completeDiagnoseTarget completes diagnose's [TYPE/]NAME or TYPE NAME the
 // way kubectl logs completes its argument: a bare word is a pod name or a
-// TYPE/ prefix; after TYPE/ come that type's names. Names are listed from
-// the cluster of the connection flags, read-only, metadata only, within
-// completionTimeout; any failure completes nothing and prints nothing.
+// TYPE/ prefix; after TYPE/ come that type's names. Names come from where
+// diagnose would look (see targetSource): the cluster, the demo or the
+// dump, within completionTimeout; any failure completes nothing and prints
+// nothing.
 func completeDiagnoseTarget(a *app) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		const noFile = cobra.ShellCompDirectiveNoFileComp
-		offline := false
-		if f := cmd.Flags().Lookup("from-file"); f != nil && f.Changed {
-			offline = true // a dump is diagnosed: the cluster is not to be asked
-		}
 		if a.allNamespaces {
 			return nil, noFile // a single target takes -n, not -A
+		}
+		names := func(kind, prefix, lead string) []string {
+			list, namespace := a.targetSource(cmd)
+			if list == nil {
+				return nil
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), completionTimeout)
+			defer cancel()
+			objs, err := list(ctx, kind, namespace)
+			if err != nil {
+				return nil
+			}
+			var out []string
+			for _, o := range objs {
+				// Without -n a dump or the demo lists every namespace:
+				// a name in two of them is offered once.
+				if n := lead + o.name; strings.HasPrefix(o.name, prefix) && !slices.Contains(out, n) {
+					out = append(out, n)
+				}
+			}
+			sort.Strings(out)
+			return out
 		}
 		switch {
 		case len(args) == 1 && !strings.Contains(args[0], "/"):
 			// TYPE NAME: the second word is a name of that type.
-			gvr, ok := gvrOf(args[0])
-			if !ok || offline {
+			kind, ok := facts.NormalizeKind(args[0])
+			if !ok {
 				return nil, noFile
 			}
-			return listNames(a, gvr, toComplete, ""), noFile
+			return names(kind, toComplete, ""), noFile
 		case len(args) > 0:
 			return nil, noFile
 		}
 		if typ, prefix, ok := strings.Cut(toComplete, "/"); ok {
-			gvr, known := gvrOf(typ)
-			if !known || offline {
+			kind, known := facts.NormalizeKind(typ)
+			if !known {
 				return nil, noFile
 			}
-			return listNames(a, gvr, prefix, typ+"/"), noFile
+			return names(kind, prefix, typ+"/"), noFile
 		}
-		var out []string
-		if !offline {
-			pods, _ := gvrOf("pod")
-			out = listNames(a, pods, toComplete, "")
-		}
+		out := names("pod", toComplete, "")
 		directive := noFile
 		if len(out) == 0 {
 			// Only TYPE/ prefixes: the shell must not add a space after
@@ -148,34 +148,40 @@ func completeDiagnoseTarget(a *app) cobra.CompletionFunc {
 	}
 }
 
-// listNames lists the names of one resource in the namespace of the flags
-// (metadata only: completion needs no specs), keeping those starting with
-// prefix, each written after lead.
-func listNames(a *app, gvr schema.GroupVersionResource, prefix, lead string) []string {
+// targetSource is where diagnose would look its target up, for completion:
+// the dump of --from-file, the demo of --demo, else the cluster of the
+// connection flags (read-only); and the namespace to list — -n, else the
+// context's, or every namespace for a dump or the demo, whose target
+// without -n is found in whichever namespace holds it (namespaceOf). A nil
+// lister means nothing may be listed: a dump read from standard input,
+// which belongs to the shell while it completes, or one that cannot be read.
+func (a *app) targetSource(cmd *cobra.Command) (targetLister, string) {
+	namespace := ""
+	if a.kubeFlags.Namespace != nil {
+		namespace = *a.kubeFlags.Namespace
+	}
+	if files, _ := cmd.Flags().GetStringArray("from-file"); len(files) > 0 {
+		if slices.Contains(files, "-") {
+			return nil, ""
+		}
+		dump, err := facts.LoadDump(files, nil)
+		if err != nil {
+			return nil, ""
+		}
+		return dumpLister(dump.Set), namespace
+	}
+	if a.demo {
+		d, _, err := a.openDemo()
+		if err != nil {
+			return nil, ""
+		}
+		return clientLister(d.Client()), namespace
+	}
 	c, err := kube.Connect(a.kubeFlags, kube.ConnectOptions{ReadOnly: true})
 	if err != nil {
-		return nil
+		return nil, ""
 	}
-	cfg := rest.CopyConfig(c.Config)
-	cfg.Timeout = completionTimeout
-	client, err := metadata.NewForConfig(cfg)
-	if err != nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), completionTimeout)
-	defer cancel()
-	list, err := client.Resource(gvr).Namespace(c.Namespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, o := range list.Items {
-		if strings.HasPrefix(o.Name, prefix) {
-			out = append(out, lead+o.Name)
-		}
-	}
-	sort.Strings(out)
-	return out
+	return metadataLister(c), c.Namespace
 }
 
 // isCobraUsage recognises cobra's own errors about how it was called.

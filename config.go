@@ -25,6 +25,8 @@ import (
 //	logs:
 //	  tail: 500            # lines fetched when a logs pane opens
 //	  bufferLines: 10000   # lines kept in memory per logs pane
+//	debug:
+//	  image: busybox:1.37  # image of the debug containers s offers (--debug-image overrides)
 type config struct {
 	Theme    string `json:"theme,omitempty"`
 	ReadOnly bool   `json:"readOnly,omitempty"`
@@ -36,6 +38,14 @@ type config struct {
 	// Mouse false leaves the mouse to the terminal, so text can be
 	// selected and copied (a pod name) as in any terminal program.
 	Mouse *bool `json:"mouse,omitempty"`
+	// Debug is about the debug containers the TUI offers.
+	Debug debugConfig `json:"debug,omitempty"`
+}
+
+type debugConfig struct {
+	// Image is the image of the debug containers the TUI adds to a pod
+	// (a registry mirror's busybox, or a toolbox such as netshoot).
+	Image string `json:"image,omitempty"`
 }
 
 type contextConfig struct {

@@ -225,7 +225,7 @@ func diagnoseOffline(a *app, o *diagnoseOptions, stdin io.Reader, kind, name, na
 	if name != "" {
 		t := diag.Target{Kind: kind, Namespace: namespace, Name: name}
 		if t.Namespace == "" {
-			t.Namespace = namespaceOf(set, kind, name)
+			t.Namespace = namespaceOf(context.Background(), dumpLister(set), kind, name)
 		}
 		targets = []diag.Target{t}
 	} else {
@@ -246,25 +246,6 @@ func diagnoseOffline(a *app, o *diagnoseOptions, stdin io.Reader, kind, name, na
 	return ds, nil
 }
 
-// namespaceOf picks the namespace of an offline target given without -n:
-// the only namespace holding an object of that name, else "default", as
-// kubectl would.
-func namespaceOf(set *facts.ObjectSet, kind, name string) string {
-	found := ""
-	for _, o := range set.List(facts.APIKind(kind), "") {
-		if o.GetName() == name {
-			if found != "" && found != o.GetNamespace() {
-				return "default"
-			}
-			found = o.GetNamespace()
-		}
-	}
-	if found == "" {
-		return "default"
-	}
-	return found
-}
-
 // liveParallel bounds how many targets are gathered at once in the
 // target-less form, to keep the request rate polite.
 const liveParallel = 4
@@ -277,10 +258,15 @@ func diagnoseLive(ctx context.Context, a *app, kind, name, namespace string, now
 	if namespace == "" {
 		namespace = defaultNS
 	}
-	if namespace == "" && name != "" {
+	client := src.Client()
+	switch {
+	case namespace == "" && name != "" && a.demo:
+		// The demo has no context namespace: a name is looked up in
+		// every namespace, as in a dump (and as completion offers it).
+		namespace = namespaceOf(ctx, clientLister(client), kind, name)
+	case namespace == "" && name != "":
 		namespace = metav1.NamespaceDefault // as kubectl looks a name up
 	}
-	client := src.Client()
 	// Logs come through the source: the demo serves its scenarios' logs.
 	opts := facts.GatherOptions{Now: now, Logs: src.PodLogs, Metrics: kube.MetricsOf(src)}
 	if name != "" {

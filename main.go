@@ -20,6 +20,7 @@ import (
 
 	"github.com/kdoctor-dev/kdoctor/diag"
 	"github.com/kdoctor-dev/kdoctor/kube"
+	"github.com/kdoctor-dev/kdoctor/kube/action"
 	"github.com/kdoctor-dev/kdoctor/kube/demo"
 )
 
@@ -48,7 +49,10 @@ type app struct {
 	demo        bool
 	// mouse is --mouse, else the config's mouse, else on.
 	mouse bool
-	cfg   config
+	// debugImage is --debug-image, else the config's debug.image, else
+	// action.DefaultDebugImage (see resolveDebugImage).
+	debugImage string
+	cfg        config
 	// rulesFile is --rules; rules the rule set loaded by loadRules.
 	rulesFile string
 	rules     *diag.Rules
@@ -135,6 +139,9 @@ hand? Try the built-in demo:  kdoctor --demo`,
 			if !cmd.Flags().Changed("mouse") && cfg.Mouse != nil {
 				a.mouse = *cfg.Mouse
 			}
+			if err := a.resolveDebugImage(); err != nil {
+				return err
+			}
 			if err := a.checkSelectors(); err != nil {
 				return err
 			}
@@ -158,6 +165,7 @@ hand? Try the built-in demo:  kdoctor --demo`,
 	pf.StringVar(&a.theme, "theme", "", "colour theme: dark, light, high-contrast, mono, or a theme file name (default: follows the terminal)")
 	pf.BoolVar(&a.demo, "demo", false, "run against the built-in demo cluster (no Kubernetes needed)")
 	pf.BoolVar(&a.mouse, "mouse", true, "capture the mouse in the TUI (wheel scrolls, click selects); --mouse=false leaves it to the terminal for selecting text")
+	pf.StringVar(&a.debugImage, "debug-image", "", "image of the debug containers the TUI offers where a container has no shell or is not running (default: the config's debug.image, else "+action.DefaultDebugImage+")")
 	pf.StringVar(&a.rulesFile, "rules", "", "team rules file for the diagnosis (default: $XDG_CONFIG_HOME/kdoctor/rules.yaml when it exists)")
 	registerCompletions(root, a)
 
@@ -222,6 +230,27 @@ func (a *app) checkSelectors() error {
 	}
 	if _, err := fields.ParseSelector(a.fieldSelector); err != nil {
 		return usagef("--field-selector %q: %v", a.fieldSelector, err)
+	}
+	return nil
+}
+
+// resolveDebugImage picks the image of debug containers: --debug-image,
+// else the config's debug.image, else action.DefaultDebugImage. One that is
+// not an image reference is a usage error before anything starts, rather
+// than a pull error on a node in the middle of an incident.
+func (a *app) resolveDebugImage() error {
+	switch {
+	case a.debugImage != "":
+		if err := action.CheckDebugImage(a.debugImage); err != nil {
+			return usagef("--debug-image: %v", err)
+		}
+	case a.cfg.Debug.Image != "":
+		if err := action.CheckDebugImage(a.cfg.Debug.Image); err != nil {
+			return usagef("config %s: debug.image: %v", configPath(), err)
+		}
+		a.debugImage = a.cfg.Debug.Image
+	default:
+		a.debugImage = action.DefaultDebugImage
 	}
 	return nil
 }

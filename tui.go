@@ -99,7 +99,7 @@ func runTUI(ctx context.Context, a *app) error {
 			return c, err
 		}
 	}
-	p := tea.NewProgram(ui.New(opts), tea.WithContext(ctx))
+	p := tea.NewProgram(ui.New(opts).WithDebugImage(a.debugImage), tea.WithContext(ctx))
 	crash = captureCrashReport()
 	final, err := p.Run()
 	crashPath := crash.done(errors.Is(err, tea.ErrProgramPanic))

@@ -79,3 +79,35 @@ func TestDebugOffer(t *testing.T) {
 		t.Errorf("debug failure status %q", m.status)
 	}
 }
+
+// TestDebugOfferUsesTheConfiguredImage: with --debug-image or the config's
+// debug.image, the offer names that image in its kubectl debug line and
+// the session it starts adds a container of that image; without, busybox.
+func TestDebugOfferUsesTheConfiguredImage(t *testing.T) {
+	const image = "registry.example.com/tools/netshoot:v0.13"
+	crashing := corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
+	batch := testBatch(debugOfferPod("worker", crashing))
+	s := podSubject("shop", "worker", "", "n1")
+	allowed := kube.Access{Allowed: true}
+
+	m := send(newTestModel(120, 40).WithDebugImage(image), batch)
+	m.startShell(s, allowed)
+	if b := strings.Join(m.dlg.body, "\n"); !strings.Contains(b, "kubectl debug -it -n shop worker --image="+image+"\n") {
+		t.Errorf("offer with a configured image:\n%s", b)
+	}
+	if m.dlg.onConfirm == nil || m.dlg.onConfirm(&m) == nil {
+		t.Fatal("confirming the offer starts nothing")
+	}
+	if d := m.debugCommand(s, ""); d.Image != image || d.Pod != "worker" || d.Namespace != "shop" || d.Target != "" {
+		t.Errorf("the debug session started is %+v, want image %s", d, image)
+	}
+
+	m = send(newTestModel(120, 40).WithDebugImage(""), batch)
+	m.startShell(s, allowed)
+	if b := strings.Join(m.dlg.body, "\n"); !strings.Contains(b, "--image=busybox:1.37\n") {
+		t.Errorf("offer without a configured image:\n%s", b)
+	}
+	if d := m.debugCommand(s, "app"); d.Image != "busybox:1.37" || d.Target != "app" {
+		t.Errorf("default debug session %+v", d)
+	}
+}

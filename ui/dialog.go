@@ -36,13 +36,30 @@ func newDialog(title string, body []string, typed string, onConfirm func(m *Mode
 	return d
 }
 
+// update gives what is typed to the field that has the focus: the drain
+// dialog's grace period while its row is highlighted, else the
+// confirmation text.
 func (d *dialog) update(msg tea.Msg) tea.Cmd {
-	if d.typed == "" {
-		return nil
-	}
 	var cmd tea.Cmd
-	d.input, cmd = d.input.Update(msg)
+	switch {
+	case d.drain != nil && d.drain.typingGrace():
+		d.drain.graceInput, cmd = d.drain.graceInput.Update(msg)
+	case d.typed != "":
+		d.input, cmd = d.input.Update(msg)
+	}
 	return cmd
+}
+
+// focusTyping moves the cursor to the field typing goes to (see update).
+func (d *dialog) focusTyping() {
+	if d.typed == "" {
+		return
+	}
+	if d.drain != nil && d.drain.typingGrace() {
+		d.input.Blur()
+	} else {
+		d.input.Focus()
+	}
 }
 
 // typedOK: the confirmation text, when one is asked for, is typed.
@@ -66,13 +83,29 @@ func (d *dialog) view(st themes.Styles, width, height int) string {
 		b.WriteString(d.input.View() + "\n")
 	}
 	var hint []string
-	if d.ready() {
+	dc := d.drain
+	if dc != nil && dc.typingGrace() {
+		// The grace row takes what is typed: say so, since the node name
+		// typed so far stays below without a cursor.
+		b.WriteString(st.Muted.Render(ansi.Wrap("typing goes to the grace period here, to the node name on the other rows", width, " ")) + "\n")
+	}
+	switch {
+	case dc != nil && dc.typedGrace():
+		hint = append(hint, "enter set it")
+	case d.ready():
 		hint = append(hint, "enter confirm")
 	}
-	if d.drain != nil {
+	switch {
+	case dc != nil && dc.typingGrace():
+		hint = append(hint, "space next step", "tab next option", "? keys")
+	case dc != nil:
 		hint = append(hint, "tab next option", "space change it", "? keys")
 	}
-	hint = append(hint, "esc cancel")
+	if dc != nil && dc.typedGrace() {
+		hint = append(hint, "esc clear it")
+	} else {
+		hint = append(hint, "esc cancel")
+	}
 	b.WriteString(st.Muted.Render(strings.Join(hint, " · ")))
 	return b.String()
 }
@@ -88,6 +121,11 @@ func (m Model) dialogKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	k := m.keys
 	d := m.dlg.drain
 	switch {
+	case d != nil && d.typedGrace() && key.Matches(msg, k.Cancel):
+		d.clearTypedGrace()
+		return m, nil
+	case d != nil && d.typedGrace() && key.Matches(msg, k.Confirm):
+		return m, m.drainGraceEntered()
 	case key.Matches(msg, k.Cancel):
 		m.focus = focusTree
 		m.status = m.dlg.title + ": cancelled, nothing was sent"
@@ -105,15 +143,24 @@ func (m Model) dialogKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.showHelp = true
 		return m, nil
 	case d != nil && key.Matches(msg, k.DrainDialog.Next):
-		d.move(1)
+		m.moveDrainCursor(1)
 		return m, nil
 	case d != nil && key.Matches(msg, k.DrainDialog.Prev):
-		d.move(-1)
+		m.moveDrainCursor(-1)
 		return m, nil
 	case d != nil && key.Matches(msg, k.DrainDialog.Change):
 		return m, m.drainOption()
 	}
 	return m, m.dlg.update(msg)
+}
+
+// moveDrainCursor highlights another option of the drain dialog; typing
+// follows it (the grace row takes a grace period, the others the node
+// name), and so do the cursor and the help line.
+func (m *Model) moveDrainCursor(delta int) {
+	m.dlg.drain.move(delta)
+	m.dlg.focusTyping()
+	m.keys = m.keys.withGraceTyping(m.dlg.drain.typingGrace())
 }
 
 // hangingWrap wraps a dialog line to width, continuing under its text: a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -122,7 +123,7 @@ func TestDrainDialogKeepsTheLastChoice(t *testing.T) {
 	})
 	dc := m.dlg.drain
 	want := dc.options()
-	if !want.DeleteEmptyDir || want.Timeout.Minutes() != 15 || graceChoices[dc.grace].label != "pods' own" || !want.Force {
+	if !want.DeleteEmptyDir || want.Timeout.Minutes() != 15 || dc.grace != graceChoices[0] || !want.Force {
 		t.Errorf("options after the keys = %+v", want)
 	}
 	if dc.plan.Options != want {
@@ -156,5 +157,140 @@ func TestStaleDrainPlanIgnored(t *testing.T) {
 	m.drainPlanned(drainPlanMsg{node: "n1", plan: cur, replan: true, seq: 3})
 	if m.focus == focusDialog {
 		t.Fatal("a re-plan reopened a closed dialog")
+	}
+}
+
+// TestDrainDialogTypedGrace: on the grace row what is typed is a grace
+// period (the node name typed before stays, without the cursor); enter
+// sets it and plans again, a value that does not parse is one line in the
+// dialog and changes nothing, -1 is the pods' own and 0 none at all, space
+// still steps, and leaving the row drops what was typed but not entered,
+// so typing goes to the node name again.
+func TestDrainDialogTypedGrace(t *testing.T) {
+	d := newDemo(t)
+	r := startProgram(t, d, 100, 30)
+	r.waitLive()
+	m := selectPod(r, "report-exporter")
+	node := m.tree.Selected().Node
+	r.keys("r")
+	r.until("the drain plan", func(m Model) bool { return m.focus == focusDialog && m.dlg.drain != nil && !m.dlg.drain.planning })
+	r.typeText(node)
+	r.keys("tab", "tab")
+	m = r.until("the grace row", func(m Model) bool { return m.dlg.drain.cursor == optGrace })
+	s := screen(m)
+	for _, want := range []string{"▸ grace period: pods' own  type one: 45, 2m30s, -1 pods' own",
+		"typing goes to the grace period here, to the node name on the other rows", "type 45s grace period, enter sets it"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("grace row lacks %q:\n%s", want, s)
+		}
+	}
+	grace := func(what string, want action.DrainOptions) Model {
+		t.Helper()
+		return r.until(what, func(m Model) bool {
+			d := m.dlg.drain
+			o := d.plan.Options
+			return !d.planning && d.graceInput.Value() == "" && o.GracePeriod == want.GracePeriod && o.GraceNow == want.GraceNow
+		})
+	}
+
+	// Not a grace period: one line, nothing changed, nothing planned.
+	r.typeText("abc")
+	r.keys("enter")
+	m = r.until("the refusal", func(m Model) bool { return m.dlg.drain.graceErr != "" })
+	if s := screen(m); !strings.Contains(s, `✖ "abc" is not a grace period (try 45, 2m30s or -1); nothing changed`) ||
+		!strings.Contains(s, "enter set it") || !strings.Contains(s, "esc clear it") {
+		t.Errorf("refusal:\n%s", s)
+	}
+	if dc := m.dlg.drain; dc.seq != 0 || dc.grace != graceChoices[0] || m.dlg.input.Value() != node || m.focus != focusDialog {
+		t.Fatalf("a refused grace period changed the dialog: seq %d, grace %+v, name %q", dc.seq, dc.grace, m.dlg.input.Value())
+	}
+	// esc clears what was typed and keeps the dialog.
+	r.keys("esc")
+	m = r.until("the field cleared", func(m Model) bool { return m.dlg.drain.graceInput.Value() == "" && m.dlg.drain.graceErr == "" })
+	if m.focus != focusDialog {
+		t.Fatal("esc on a typed grace period closed the dialog")
+	}
+
+	r.typeText("45")
+	r.keys("enter")
+	m = grace("45s", action.DrainOptions{GracePeriod: 45 * time.Second})
+	if !strings.Contains(screen(m), "▸ grace period: 45s") {
+		t.Errorf("45 entered:\n%s", screen(m))
+	}
+	r.typeText("2m30s")
+	r.keys("enter")
+	m = grace("2m30s", action.DrainOptions{GracePeriod: 150 * time.Second})
+	if !strings.Contains(screen(m), "▸ grace period: 2m30s") {
+		t.Errorf("2m30s entered:\n%s", screen(m))
+	}
+	r.typeText("1.5s")
+	r.keys("enter")
+	m = r.until("whole seconds", func(m Model) bool { return strings.Contains(m.dlg.drain.graceErr, "whole seconds") })
+	if m.dlg.drain.grace.grace != 150*time.Second {
+		t.Errorf("1.5s changed the grace period to %+v", m.dlg.drain.grace)
+	}
+	r.keys("esc")
+	r.typeText("-1")
+	r.keys("enter")
+	m = grace("the pods' own", action.DrainOptions{})
+	if !strings.Contains(screen(m), "▸ grace period: pods' own") {
+		t.Errorf("-1 entered:\n%s", screen(m))
+	}
+	r.typeText("0")
+	r.keys("enter")
+	grace("none at all", action.DrainOptions{GraceNow: true})
+	// space steps on from 0s to 30s, dropping anything typed.
+	r.typeText("9")
+	r.keys("space")
+	grace("the next step", action.DrainOptions{GracePeriod: 30 * time.Second})
+
+	// Leaving the row drops a value typed but not entered; typing goes to
+	// the node name again.
+	r.typeText("77")
+	r.keys("tab")
+	r.typeText("x")
+	m = r.until("the name typed on", func(m Model) bool { return m.dlg.input.Value() == node+"x" })
+	if dc := m.dlg.drain; dc.grace.grace != 30*time.Second || dc.graceInput.Value() != "" || dc.cursor != optTimeout {
+		t.Errorf("after leaving the row: grace %+v, typed %q, cursor %d", dc.grace, dc.graceInput.Value(), dc.cursor)
+	}
+	if s := screen(m); strings.Contains(s, "typing goes to the grace period") || strings.Contains(s, "type 45s") {
+		t.Errorf("the grace hint outlived its row:\n%s", s)
+	}
+	if got := m.dlg.drain.plan.Options; got != m.dlg.drain.options() {
+		t.Errorf("the plan shown (%+v) is not the plan of the options shown (%+v)", got, m.dlg.drain.options())
+	}
+}
+
+func TestParseGrace(t *testing.T) {
+	for _, c := range []struct {
+		typed string
+		want  gracePeriod
+		err   string
+	}{
+		{"45", gracePeriod{label: "45s", grace: 45 * time.Second}, ""},
+		{" 45s ", gracePeriod{label: "45s", grace: 45 * time.Second}, ""},
+		{"2m30s", gracePeriod{label: "2m30s", grace: 150 * time.Second}, ""},
+		{"90", gracePeriod{label: "1m30s", grace: 90 * time.Second}, ""},
+		{"1h", gracePeriod{label: "1h", grace: time.Hour}, ""},
+		{"30", graceChoices[2], ""},
+		{"2m", graceChoices[3], ""},
+		{"0", graceChoices[1], ""},
+		{"0s", graceChoices[1], ""},
+		{"-1", graceChoices[0], ""},
+		{"-5m", graceChoices[0], ""},
+		{"", gracePeriod{}, "is not a grace period"},
+		{"abc", gracePeriod{}, "is not a grace period"},
+		{"45 s", gracePeriod{}, "is not a grace period"},
+		{"99999999999999999999", gracePeriod{}, "is not a grace period"},
+		{"1.5s", gracePeriod{}, "whole seconds"},
+		{"500ms", gracePeriod{}, "whole seconds"},
+	} {
+		got, err := parseGrace(c.typed)
+		switch {
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("parseGrace(%q) = %+v, %v; want an error with %q", c.typed, got, err, c.err)
+		case c.err == "" && (err != nil || got != c.want):
+			t.Errorf("parseGrace(%q) = %+v, %v; want %+v", c.typed, got, err, c.want)
+		}
 	}
 }

@@ -105,13 +105,28 @@ func TestDrainDialogOptionsAgainstRealAPIServer(t *testing.T) {
 		return d.plan.Options.DeleteEmptyDir && len(d.plan.Blocked) == 1 && len(d.plan.Evict) == 1
 	})
 	r.keys("tab", "space")
-	m = planned("force allowed", func(d *drainChoice) bool { return d.plan.Options.Force && len(d.plan.Evict) == 2 })
+	planned("force allowed", func(d *drainChoice) bool { return d.plan.Options.Force && len(d.plan.Evict) == 2 })
+	// A grace period typed on its row; enter there sets it, and with
+	// nothing typed, starts the drain.
+	r.keys("tab")
+	r.typeText("45")
+	r.keys("enter")
+	m = planned("grace period 45s", func(d *drainChoice) bool {
+		return d.plan.Options.GracePeriod == 45*time.Second && d.plan.Options.Force && d.graceInput.Value() == ""
+	})
 	if !m.dlg.ready() || m.dlg.input.Value() != node {
 		t.Fatalf("not ready (typed %q):\n%s", m.dlg.input.Value(), screen(m))
 	}
 	if s := screen(m); !strings.Contains(s, "emptyDir data lost (1):") || !strings.Contains(s, "+1 evicted") {
 		t.Errorf("ready dialog:\n%s", s)
 	}
+	// The evictions carry the grace period: the API server marks each pod
+	// terminating with it before the fake kubelet confirms the deletion.
+	w, err := c.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{ResourceVersion: "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
 	started := time.Now()
 	r.keys("enter")
 	m = r.until("the drain's end", func(m Model) bool { return paneKindOf(m) == paneDrain && m.drain == nil && m.status != "" })
@@ -120,6 +135,22 @@ func TestDrainDialogOptionsAgainstRealAPIServer(t *testing.T) {
 		t.Fatalf("status after the drain: %q", m.status)
 	}
 	t.Logf("drain from the dialog (enter to summary on screen): %v; %s", took.Round(time.Millisecond), m.status)
+	graces := map[string]int64{}
+	for len(graces) < 2 {
+		select {
+		case ev := <-w.ResultChan():
+			if p, ok := ev.Object.(*corev1.Pod); ok && p.DeletionGracePeriodSeconds != nil {
+				if _, seen := graces[p.Name]; !seen {
+					graces[p.Name] = *p.DeletionGracePeriodSeconds
+				}
+			}
+		case <-ctx.Done():
+			t.Fatalf("saw the deletion of %v only", graces)
+		}
+	}
+	if graces["cache-5c8d7-x2x9q"] != 45 || graces["debug-shell"] != 45 {
+		t.Errorf("grace periods of the evictions: %v, want 45s each", graces)
+	}
 	pods, err := c.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)

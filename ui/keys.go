@@ -45,8 +45,11 @@ type KeyMap struct {
 
 // DrainDialogKeys move between the drain dialog's options and change them.
 // None can be part of the node name typed to confirm (a DNS subdomain).
+// Grace documents typing a grace period on its row: what is typed there
+// goes to the grace period rather than the node name; it is enabled (so
+// shown) only while that row is highlighted.
 type DrainDialogKeys struct {
-	Next, Prev, Change key.Binding
+	Next, Prev, Change, Grace key.Binding
 }
 
 // DefaultKeyMap returns kdoctor's bindings.
@@ -110,6 +113,7 @@ func DefaultKeyMap() KeyMap {
 			Next:   b([]string{"tab", "down"}, "tab/↓", "next option"),
 			Prev:   b([]string{"shift+tab", "up"}, "shift+tab/↑", "previous option"),
 			Change: b([]string{"space"}, "space", "change option (re-plans)"),
+			Grace:  b([]string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "-"}, "type 45s", "grace period, enter sets it (-1 pods' own)"),
 		},
 	}
 }
@@ -162,8 +166,8 @@ func (k KeyMap) paneHelp(own ...key.Binding) paneKeys {
 func (k KeyMap) dialogHelp() paneKeys {
 	dk := k.DrainDialog
 	return paneKeys{
-		short: []key.Binding{k.Confirm, k.Cancel, dk.Next, dk.Change},
-		full:  [][]key.Binding{{k.Confirm, k.Cancel, k.Help}, {dk.Next, dk.Prev, dk.Change}},
+		short: []key.Binding{dk.Grace, k.Confirm, k.Cancel, dk.Next, dk.Change},
+		full:  [][]key.Binding{{k.Confirm, k.Cancel, k.Help}, {dk.Next, dk.Prev, dk.Change, dk.Grace}},
 	}
 }
 
@@ -173,6 +177,13 @@ func (k KeyMap) withDrainOptions(on bool) KeyMap {
 	for _, b := range []*key.Binding{&k.DrainDialog.Next, &k.DrainDialog.Prev, &k.DrainDialog.Change} {
 		b.SetEnabled(on)
 	}
+	return k.withGraceTyping(false)
+}
+
+// withGraceTyping shows the grace period's typing in help while the drain
+// dialog's grace row is highlighted.
+func (k KeyMap) withGraceTyping(on bool) KeyMap {
+	k.DrainDialog.Grace.SetEnabled(on)
 	return k
 }
 

@@ -110,6 +110,9 @@ type paneEnv struct {
 	rules     *diag.Rules
 	logTail   int64
 	logBuffer int
+	// debugImage is the image of the debug containers s offers; empty is
+	// action.DefaultDebugImage.
+	debugImage string
 }
 
 func (e *paneEnv) readOnly() bool { return e.src.Info().ReadOnly }

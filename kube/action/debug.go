@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/distribution/reference"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,6 +21,17 @@ import (
 // DefaultDebugImage is the image of debug containers: a shell and the
 // usual tools in a few MB, as `kubectl debug --image=busybox` is used.
 const DefaultDebugImage = "busybox:1.37"
+
+// CheckDebugImage says whether image is a reference a node can pull, read
+// by the parser kubectl debug checks its --image with ("busybox:1.37",
+// "registry.example.com/tools/netshoot:v0.13", "…@sha256:…"); the error
+// says what is wrong with it (a space, an upper-case repository name).
+func CheckDebugImage(image string) error {
+	if _, err := reference.ParseNormalizedNamed(image); err != nil {
+		return fmt.Errorf("%q is not an image reference: %v", image, err)
+	}
+	return nil
+}
 
 // debugPrefix names kdoctor's debug containers, so users and audits can
 // tell them from kubectl's (debugger-xxxxx).

@@ -173,3 +173,23 @@ func TestDebugContainerErrors(t *testing.T) {
 		t.Errorf("read-only attach: %v", err)
 	}
 }
+
+func TestCheckDebugImage(t *testing.T) {
+	for _, image := range []string{"busybox:1.37", "busybox", "nicolaka/netshoot", "registry.example.com:5000/tools/netshoot:v0.13",
+		"ghcr.io/acme/debug@sha256:" + strings.Repeat("a", 64), "localhost/debug:latest"} {
+		if err := action.CheckDebugImage(image); err != nil {
+			t.Errorf("CheckDebugImage(%q): %v", image, err)
+		}
+	}
+	for image, want := range map[string]string{
+		"busy box:1.37":       `"busy box:1.37" is not an image reference: invalid reference format`,
+		"Busybox:1.37":        `"Busybox:1.37" is not an image reference: invalid reference format: repository name (library/Busybox) must be lowercase`,
+		"":                    `"" is not an image reference: invalid reference format`,
+		"busybox:":            `"busybox:" is not an image reference: invalid reference format`,
+		"registry/Tools/x:v1": `"registry/Tools/x:v1" is not an image reference: invalid reference format: repository name (registry/Tools/x) must be lowercase`,
+	} {
+		if err := action.CheckDebugImage(image); err == nil || err.Error() != want {
+			t.Errorf("CheckDebugImage(%q) = %v, want %s", image, err, want)
+		}
+	}
+}
