@@ -75,7 +75,7 @@ func runTUI(ctx context.Context, a *app) error {
 		go d.Run(ctx, 2*time.Second)
 	}
 	opts := ui.Options{Ctx: ctx, Source: src, Scope: scope, Styles: styles, ThemeFixed: fixed,
-		LogTail: a.cfg.Logs.Tail, LogBuffer: a.cfg.Logs.BufferLines, Rules: a.rules, OnKey: testKeyHook, NoMouse: !a.mouse}
+		LogTail: a.cfg.Logs.Tail, LogBuffer: a.cfg.Logs.BufferLines, Rules: a.rules, OnKey: testKeyHook, NoMouse: !a.mouse, DebugImage: a.debugImage}
 	if !a.demo {
 		// Changes made from the TUI go to the session log, so the incident
 		// timeline can be rebuilt; the demo changes nothing real.
@@ -99,7 +99,7 @@ func runTUI(ctx context.Context, a *app) error {
 			return c, err
 		}
 	}
-	p := tea.NewProgram(ui.New(opts).WithDebugImage(a.debugImage), tea.WithContext(ctx))
+	p := tea.NewProgram(ui.New(opts), tea.WithContext(ctx))
 	crash = captureCrashReport()
 	final, err := p.Run()
 	crashPath := crash.done(errors.Is(err, tea.ErrProgramPanic))

@@ -301,14 +301,6 @@ func (m *Model) debugCommand(s subject, target string) *action.DebugCommand {
 	return m.env.actions.Debug(m.opts.Ctx, s.namespace, s.name, target, m.debugImage())
 }
 
-// WithDebugImage sets the image of the debug containers the TUI offers
-// (kdoctor's --debug-image or the config's debug.image, checked by the
-// caller); empty keeps action.DefaultDebugImage.
-func (m Model) WithDebugImage(image string) Model {
-	m.env.debugImage = image
-	return m
-}
-
 func (m *Model) debugImage() string {
 	if m.env.debugImage == "" {
 		return action.DefaultDebugImage

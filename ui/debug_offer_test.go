@@ -90,7 +90,7 @@ func TestDebugOfferUsesTheConfiguredImage(t *testing.T) {
 	s := podSubject("shop", "worker", "", "n1")
 	allowed := kube.Access{Allowed: true}
 
-	m := send(newTestModel(120, 40).WithDebugImage(image), batch)
+	m := send(withDebugImage(newTestModel(120, 40), image), batch)
 	m.startShell(s, allowed)
 	if b := strings.Join(m.dlg.body, "\n"); !strings.Contains(b, "kubectl debug -it -n shop worker --image="+image+"\n") {
 		t.Errorf("offer with a configured image:\n%s", b)
@@ -102,7 +102,7 @@ func TestDebugOfferUsesTheConfiguredImage(t *testing.T) {
 		t.Errorf("the debug session started is %+v, want image %s", d, image)
 	}
 
-	m = send(newTestModel(120, 40).WithDebugImage(""), batch)
+	m = send(withDebugImage(newTestModel(120, 40), ""), batch)
 	m.startShell(s, allowed)
 	if b := strings.Join(m.dlg.body, "\n"); !strings.Contains(b, "--image=busybox:1.37\n") {
 		t.Errorf("offer without a configured image:\n%s", b)
@@ -110,4 +110,10 @@ func TestDebugOfferUsesTheConfiguredImage(t *testing.T) {
 	if d := m.debugCommand(s, "app"); d.Image != "busybox:1.37" || d.Target != "app" {
 		t.Errorf("default debug session %+v", d)
 	}
+}
+
+// withDebugImage is New with Options.DebugImage set, for a test model.
+func withDebugImage(m Model, image string) Model {
+	m.opts.DebugImage, m.env.debugImage = image, image
+	return m
 }

@@ -33,7 +33,7 @@ func TestDebugImageAgainstRealAPIServer(t *testing.T) {
 	srv.Kubelet().SetNoShell(ns, pod, "app")
 
 	m := New(Options{Ctx: ctx, Source: kubetest.ConnectAs(t, srv, "", ""),
-		Styles: themes.Build(themes.Palette{Name: "mono"}), ThemeFixed: true}).WithDebugImage(image)
+		Styles: themes.Build(themes.Palette{Name: "mono"}), ThemeFixed: true, DebugImage: image})
 	s := podSubject(ns, pod, "app", node)
 	// The shell the UI runs for s finds none; the offer follows, as
 	// execDone makes it for the program.

@@ -64,6 +64,10 @@ type Options struct {
 	// Rules diagnoses the selected pod: the built-in catalogue plus the
 	// team's rules; nil is the built-in catalogue alone.
 	Rules *diag.Rules
+	// DebugImage is the image of the debug containers s offers (kdoctor's
+	// --debug-image or the config's debug.image, checked by the caller);
+	// empty is action.DefaultDebugImage.
+	DebugImage string
 	// NoMouse leaves the mouse to the terminal (text selection) instead of
 	// scrolling and selecting with it.
 	NoMouse bool
@@ -184,7 +188,7 @@ func New(opts Options) Model {
 		gen: 1, knownNS: map[string]bool{},
 	}
 	m.env = &paneEnv{ctx: opts.Ctx, src: opts.Source, actions: newActions(opts.Source, opts.SessionLog), styles: opts.Styles,
-		keys: m.keys, now: opts.Now, rules: opts.Rules, logTail: opts.LogTail, logBuffer: opts.LogBuffer}
+		keys: m.keys, now: opts.Now, rules: opts.Rules, logTail: opts.LogTail, logBuffer: opts.LogBuffer, debugImage: opts.DebugImage}
 	m.help.Styles = m.styles.Help
 	return m
 }
