@@ -299,6 +299,23 @@ func TestCompletionDiagnoseTargetsRealAPIServer(t *testing.T) {
 			t.Errorf("%q: got %q %s, want %q %s (stderr %q)", c.args, got, dir, c.want, c.dir, errOut)
 		}
 	}
+	// logs completes its one argument the same way, and no second word.
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"-n", "payments", "deploy/"}, []string{"deploy/ledger"}},
+		{[]string{"-n", "payments", "led"}, []string{"ledger-7d9f8b6c5-qz4wn"}},
+		{[]string{"-n", "inventory", "deployment", ""}, nil},
+	} {
+		got, _, errOut := completions(t, append([]string{"logs", "--kubeconfig", kc}, c.args...)...)
+		if len(got) == 0 {
+			got = nil
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("logs %q: got %q, want %q (stderr %q)", c.args, got, c.want, errOut)
+		}
+	}
 }
 
 // TestKubectlPlugin installs the built binary as kubectl-kdoctor (and its

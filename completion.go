@@ -148,6 +148,18 @@ func completeDiagnoseTarget(a *app) cobra.CompletionFunc {
 	}
 }
 
+// completeLogsTarget completes logs' one TYPE/NAME (or bare pod name) as
+// diagnose's first word; logs takes no second word.
+func completeLogsTarget(a *app) cobra.CompletionFunc {
+	target := completeDiagnoseTarget(a)
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return target(cmd, args, toComplete)
+	}
+}
+
 // targetSource is where diagnose would look its target up, for completion:
 // the dump of --from-file, the demo of --demo, else the cluster of the
 // connection flags (read-only); and the namespace to list — -n, else the

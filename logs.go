@@ -49,7 +49,8 @@ the workload cannot be read, 2 for a usage error.`,
   kdoctor logs sts/postgres -n warehouse --previous
   kdoctor logs cronjob/nightly-report -n shop --tail 100 --timestamps
   kdoctor logs deploy/web -n shop -f -c app | grep ERROR`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeLogsTarget(a),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runLogs(cmd.Context(), a, o, args)
 		},
