@@ -58,19 +58,20 @@ type PodRow struct {
 
 // ContainerRow is one container's line under its pod.
 type ContainerRow struct {
-	Name string
-	Init bool
+	Name  string
+	State string // Running, Waiting: Reason, Terminated: Reason (exit N)
+	// CPURequest and CPULimit (millicores), MemRequest and MemLimit
+	// (bytes) are the container's resources, 0 when unset: what the usage
+	// column measures metrics.k8s.io samples against. (The fields are in
+	// size order: 64 bytes a container, not 72.)
+	MemRequest, MemLimit int64
+	CPURequest, CPULimit int32
+	Restarts             int32
+	Init                 bool
 	// Ephemeral: a debug container added to the running pod (kubectl
 	// debug, kdoctor's s on a container without a shell).
 	Ephemeral bool
 	Ready     bool
-	State     string // Running, Waiting: Reason, Terminated: Reason (exit N)
-	Restarts  int32
-	// CPURequest and CPULimit (millicores), MemRequest and MemLimit
-	// (bytes) are the container's resources, 0 when unset: what the usage
-	// column measures metrics.k8s.io samples against.
-	CPURequest, CPULimit int32
-	MemRequest, MemLimit int64
 }
 
 // NewPodRow condenses a pod into a row judged on the pod alone; the watch
