@@ -190,6 +190,7 @@ func New(opts Options) Model {
 	m.env = &paneEnv{ctx: opts.Ctx, src: opts.Source, actions: newActions(opts.Source, opts.SessionLog), styles: opts.Styles,
 		keys: m.keys, now: opts.Now, rules: opts.Rules, logTail: opts.LogTail, logBuffer: opts.LogBuffer, debugImage: opts.DebugImage}
 	m.help.Styles = m.styles.Help
+	m.usage.ctx, m.usage.stop = context.WithCancel(opts.Ctx)
 	return m
 }
 
@@ -250,6 +251,9 @@ func newActions(src kube.Source, log *action.SessionLog) *action.Actions {
 // Stop cancels the running watch, the pane's work and a drain, and waits
 // for the watch's goroutines.
 func (m Model) Stop() {
+	if m.usage.stop != nil {
+		m.usage.stop()
+	}
 	if m.pane != nil {
 		m.pane.Close()
 	}

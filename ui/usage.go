@@ -34,6 +34,10 @@ const usageTimeout = 20 * time.Second
 type usageView struct {
 	on  bool
 	seq int
+	// ctx ends with the program (Model.Stop): a poll waiting out its 15s
+	// must not outlive it.
+	ctx  context.Context
+	stop context.CancelFunc
 }
 
 type (
@@ -61,7 +65,23 @@ func fetchUsage(parent context.Context, c usage.Client, scope live.Scope, seq in
 }
 
 func (m *Model) pollUsage() tea.Cmd {
-	return fetchUsage(m.opts.Ctx, kube.MetricsOf(m.src), m.scope, m.usage.seq)
+	return fetchUsage(m.usage.ctx, kube.MetricsOf(m.src), m.scope, m.usage.seq)
+}
+
+// nextPoll waits usagePoll, or until the program ends (tea.Tick would
+// keep its goroutine for the whole wait).
+func (m *Model) nextPoll() tea.Cmd {
+	ctx, seq := m.usage.ctx, m.usage.seq
+	return func() tea.Msg {
+		t := time.NewTimer(usagePoll)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return usageTickMsg{seq: seq}
+		case <-ctx.Done():
+			return nil
+		}
+	}
 }
 
 // toggleUsage shows or hides the usage columns.
@@ -111,8 +131,7 @@ func (m *Model) usageArrived(msg usageMsg) tea.Cmd {
 			m.status = fmt.Sprintf("usage of %d pods from metrics.k8s.io, refreshed every %s (m hides it)", len(msg.pods), usagePoll)
 		}
 	}
-	seq := m.usage.seq
-	return tea.Tick(usagePoll, func(time.Time) tea.Msg { return usageTickMsg{seq: seq} })
+	return m.nextPoll()
 }
 
 func (m *Model) usageTick(msg usageTickMsg) tea.Cmd {

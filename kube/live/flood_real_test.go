@@ -91,8 +91,11 @@ func TestWatchEventFlood(t *testing.T) {
 	if frames := int(delivered/live.FrameInterval) + 1; batches > frames {
 		t.Errorf("%d batches in %v: more than one a frame (%d frames)", batches, delivered, frames)
 	}
-	if batches*10 > total {
-		t.Errorf("%d batches for %d events: not coalesced", batches, total)
+	// And at least ten events a batch, when they arrived at ten a frame or
+	// more: a loaded machine creating fewer a frame cannot fill batches
+	// (the check above still holds it to one a frame).
+	if perFrame := float64(total) / (float64(created) / float64(live.FrameInterval)); perFrame >= 10 && batches*10 > total {
+		t.Errorf("%d batches for %d events arriving %.0f a frame: not coalesced", batches, total, perFrame)
 	}
 	if rows != total {
 		t.Errorf("%d event rows handed over for %d new events: duplicates", rows, total)
