@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"strings"
 	"testing"
-
-	"k8s.io/cli-runtime/pkg/genericclioptions"
 )
 
 // TestDebugImageFromFlagAndConfig: the debug containers' image is
@@ -13,17 +10,7 @@ import (
 // is not an image reference, from either, stops kdoctor at once with one
 // line naming where it came from and exit code 2.
 func TestDebugImageFromFlagAndConfig(t *testing.T) {
-	image := func(args ...string) string {
-		t.Helper()
-		var out, errb bytes.Buffer
-		a := &app{kubeFlags: genericclioptions.NewConfigFlags(true), stdout: &out, stderr: &errb}
-		root := newRootCmd(a)
-		root.SetArgs(append(args, "version"))
-		if err := root.Execute(); err != nil {
-			t.Fatalf("%v: %v (%s)", args, err, errb.String())
-		}
-		return a.debugImage
-	}
+	image := func(args ...string) string { t.Helper(); return settledApp(t, args...).debugImage }
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	if got := image(); got != "busybox:1.37" {
 		t.Errorf("default: %q", got)

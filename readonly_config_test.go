@@ -211,22 +211,26 @@ func TestContextSwitchHonoursPatterns(t *testing.T) {
 	}
 }
 
+// settledApp runs the root command with args and "version" (which connects
+// nowhere) and returns the app as the flags and the config left it.
+func settledApp(t *testing.T, args ...string) *app {
+	t.Helper()
+	var out, errb bytes.Buffer
+	a := &app{kubeFlags: genericclioptions.NewConfigFlags(true), stdout: &out, stderr: &errb}
+	root := newRootCmd(a)
+	root.SetArgs(append(args, "version"))
+	if err := root.Execute(); err != nil {
+		t.Fatalf("%v: %v (%s)", args, err, errb.String())
+	}
+	return a
+}
+
 // TestMouseFromFlagAndConfig: mouse capture is on by default, off with
 // --mouse=false or `mouse: false` in the config; the flag wins.
 func TestMouseFromFlagAndConfig(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("XDG_CONFIG_HOME", dir)
-	mouse := func(args ...string) bool {
-		t.Helper()
-		var out, errb bytes.Buffer
-		a := &app{kubeFlags: genericclioptions.NewConfigFlags(true), stdout: &out, stderr: &errb}
-		root := newRootCmd(a)
-		root.SetArgs(append(args, "version"))
-		if err := root.Execute(); err != nil {
-			t.Fatalf("%v: %v (%s)", args, err, errb.String())
-		}
-		return a.mouse
-	}
+	mouse := func(args ...string) bool { t.Helper(); return settledApp(t, args...).mouse }
 	if !mouse() {
 		t.Error("mouse off by default")
 	}

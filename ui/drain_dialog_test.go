@@ -20,12 +20,7 @@ func TestDrainDialogOptionsReplan(t *testing.T) {
 	d := newDemo(t)
 	r := startProgram(t, d, 80, 24)
 	r.waitLive()
-	m := selectPod(r, "report-exporter")
-	node := m.tree.Selected().Node
-	r.keys("r")
-	m = r.until("the drain plan", func(m Model) bool {
-		return m.focus == focusDialog && m.dlg.drain != nil && !m.dlg.drain.planning
-	})
+	m, node := openDrainPlan(r, "report-exporter")
 	r.checkGolden("drain-dialog-blocked-80x24")
 	s := screen(m)
 	for _, want := range []string{"Drain node " + node + ": blocked", "[ ] delete emptyDir data (--delete-emptydir-data): 2 pods need it",
@@ -113,9 +108,7 @@ func TestDrainDialogKeepsTheLastChoice(t *testing.T) {
 	d := newDemo(t)
 	r := startProgram(t, d, 80, 24)
 	r.waitLive()
-	selectPod(r, "report-exporter")
-	r.keys("r")
-	r.until("the drain plan", func(m Model) bool { return m.focus == focusDialog && m.dlg.drain != nil && !m.dlg.drain.planning })
+	openDrainPlan(r, "report-exporter")
 	r.keys("space", "space", "space", "shift+tab", "space", "tab", "tab", "space")
 	m := r.until("the last plan", func(m Model) bool {
 		d := m.dlg.drain
@@ -170,10 +163,7 @@ func TestDrainDialogTypedGrace(t *testing.T) {
 	d := newDemo(t)
 	r := startProgram(t, d, 100, 30)
 	r.waitLive()
-	m := selectPod(r, "report-exporter")
-	node := m.tree.Selected().Node
-	r.keys("r")
-	r.until("the drain plan", func(m Model) bool { return m.focus == focusDialog && m.dlg.drain != nil && !m.dlg.drain.planning })
+	m, node := openDrainPlan(r, "report-exporter")
 	r.typeText(node)
 	r.keys("tab", "tab")
 	m = r.until("the grace row", func(m Model) bool { return m.dlg.drain.cursor == optGrace })
@@ -293,4 +283,17 @@ func TestParseGrace(t *testing.T) {
 			t.Errorf("parseGrace(%q) = %+v, %v; want %+v", c.typed, got, err, c.want)
 		}
 	}
+}
+
+// openDrainPlan selects a pod, asks to drain its node and waits for the
+// dialog's first plan; it returns the model then and the node's name.
+func openDrainPlan(r *run, pod string) (Model, string) {
+	r.t.Helper()
+	sel := selectPod(r, pod)
+	node := sel.tree.Selected().Node
+	r.keys("r")
+	m := r.until("the drain plan", func(m Model) bool {
+		return m.focus == focusDialog && m.dlg.drain != nil && !m.dlg.drain.planning
+	})
+	return m, node
 }
