@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -31,20 +30,7 @@ func TestDrainOptionsAgainstRealAPIServer(t *testing.T) {
 	}
 	const node = "options-node"
 	owner := e.drainNode(t, ctx, node, "web-a")
-	ds, err := c.AppsV1().DaemonSets(realNS).Create(ctx, &appsv1.DaemonSet{
-		ObjectMeta: metav1.ObjectMeta{Name: "agent"},
-		Spec: appsv1.DaemonSetSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"ds": "agent"}},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"ds": "agent"}},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "agent", Image: "example/agent"}}},
-			},
-		},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dsRef := metav1.NewControllerRef(ds, appsv1.SchemeGroupVersion.WithKind("DaemonSet"))
+	dsRef := e.agentDaemonSet(t, ctx)
 	scratch := corev1.Volume{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
 	for _, p := range []struct {
 		name   string

@@ -47,6 +47,26 @@ func (e *realEnv) drainNode(t *testing.T, ctx context.Context, node string, pods
 	return owner
 }
 
+// agentDaemonSet creates the DaemonSet "agent" (a node agent, as drains
+// meet on every node) and returns the reference its pods point at.
+func (e *realEnv) agentDaemonSet(t *testing.T, ctx context.Context) *metav1.OwnerReference {
+	t.Helper()
+	ds, err := e.srv.Client().AppsV1().DaemonSets(realNS).Create(ctx, &appsv1.DaemonSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "agent"},
+		Spec: appsv1.DaemonSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"ds": "agent"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"ds": "agent"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "agent", Image: "example/agent"}}},
+			},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return metav1.NewControllerRef(ds, appsv1.SchemeGroupVersion.WithKind("DaemonSet"))
+}
+
 func (e *realEnv) podsOn(t *testing.T, ctx context.Context, node string) []string {
 	t.Helper()
 	list, err := e.srv.Client().CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + node})
@@ -66,20 +86,7 @@ func (e *realEnv) testDrainPlan(t *testing.T) {
 	a := e.actions(t, rwUser, false)
 	const node = "plan-node"
 	owner := e.drainNode(t, ctx, node, "web-a")
-	ds, err := e.srv.Client().AppsV1().DaemonSets(realNS).Create(ctx, &appsv1.DaemonSet{
-		ObjectMeta: metav1.ObjectMeta{Name: "agent"},
-		Spec: appsv1.DaemonSetSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"ds": "agent"}},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"ds": "agent"}},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "agent", Image: "example/agent"}}},
-			},
-		},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dsRef := metav1.NewControllerRef(ds, appsv1.SchemeGroupVersion.WithKind("DaemonSet"))
+	dsRef := e.agentDaemonSet(t, ctx)
 	for _, p := range []struct {
 		name   string
 		mutate func(*corev1.Pod)
