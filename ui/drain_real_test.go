@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,9 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
 
-	"github.com/kdoctor-dev/kdoctor/kube"
 	"github.com/kdoctor-dev/kdoctor/kube/kubetest"
 )
 
@@ -74,16 +71,7 @@ func TestDrainDialogOptionsAgainstRealAPIServer(t *testing.T) {
 		}
 	}
 
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := srv.WriteKubeconfig(kubeconfig, ""); err != nil {
-		t.Fatal(err)
-	}
-	f := genericclioptions.NewConfigFlags(true)
-	f.KubeConfig = &kubeconfig
-	src, err := kube.Connect(f, kube.ConnectOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := kubetest.ConnectAs(t, srv, "", "")
 	r := startProgramWith(t, Options{Source: src}, 100, 30)
 	r.waitLive()
 	selectPod(r, "cache-5c8d7")

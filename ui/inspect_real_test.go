@@ -1,13 +1,9 @@
 package ui
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"k8s.io/cli-runtime/pkg/genericclioptions"
-
-	"github.com/kdoctor-dev/kdoctor/kube"
 	"github.com/kdoctor-dev/kdoctor/kube/kubetest"
 )
 
@@ -17,16 +13,7 @@ import (
 // with kubectl's describe text, the YAML and the events of that object.
 func TestEveryRowKindIsInspectableAgainstRealAPIServer(t *testing.T) {
 	srv, _ := kubetest.StartForTest(t, kubetest.Options{}, "healthy", "oom-killed")
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := srv.WriteKubeconfig(kubeconfig, ""); err != nil {
-		t.Fatal(err)
-	}
-	f := genericclioptions.NewConfigFlags(true)
-	f.KubeConfig = &kubeconfig
-	src, err := kube.Connect(f, kube.ConnectOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := kubetest.ConnectAs(t, srv, "", "")
 	r := startProgramWith(t, Options{Source: src}, 140, 40)
 	r.waitLive()
 

@@ -1,15 +1,12 @@
 package ui
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
 
-	"github.com/kdoctor-dev/kdoctor/kube"
 	"github.com/kdoctor-dev/kdoctor/kube/facts"
 	"github.com/kdoctor-dev/kdoctor/kube/kubetest"
 )
@@ -125,16 +122,7 @@ func TestWorkloadLogsPreviousOnTheDemo(t *testing.T) {
 // joins with its lines, and a deleted pod is marked.
 func TestWorkloadLogsAgainstRealAPIServer(t *testing.T) {
 	srv, _ := kubetest.StartForTest(t, kubetest.Options{}, "healthy")
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := srv.WriteKubeconfig(kubeconfig, ""); err != nil {
-		t.Fatal(err)
-	}
-	f := genericclioptions.NewConfigFlags(true)
-	f.KubeConfig = &kubeconfig
-	src, err := kube.Connect(f, kube.ConnectOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := kubetest.ConnectAs(t, srv, "", "")
 	ctx := kubetest.Timeout(t, 2*time.Minute)
 	r := startProgramWith(t, Options{Source: src}, 160, 40)
 	r.waitLive()
