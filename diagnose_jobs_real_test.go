@@ -1,14 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/kdoctor-dev/kdoctor/diag"
-	"github.com/kdoctor-dev/kdoctor/kube/facts"
 	"github.com/kdoctor-dev/kdoctor/kube/kubetest"
 )
 
@@ -16,29 +14,9 @@ import (
 // kubeconfig against a real kube-apiserver holding a CronJob whose latest
 // Job failed and a Forbid CronJob blocked behind a hung Job.
 func TestDiagnoseCronJobLive(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the real API server (not in -short mode)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	srv, err := kubetest.Start(ctx, kubetest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	root, err := kubetest.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"cronjob-job-failed", "cronjob-concurrency-blocked"} {
-		sc, err := facts.LoadScenario(filepath.Join(root, "testdata", "rules", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := srv.ApplyScenario(ctx, sc); err != nil {
-			t.Fatal(err)
-		}
-	}
+	srv, _ := kubetest.StartForTest(t, kubetest.Options{})
+	ctx := kubetest.Timeout(t, 2*time.Minute)
+	srv.ApplyForTest(ctx, t, kubetest.RuleFixtures(t, "cronjob-job-failed", "cronjob-concurrency-blocked")...)
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := srv.WriteKubeconfig(kubeconfig, ""); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package facts_test
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -27,31 +26,10 @@ var jobFixtures = []string{"cronjob-job-failed", "cronjob-concurrency-blocked", 
 // pod's log through pods/log, and that the target-less listing reaches the
 // Jobs through their CronJobs instead of listing their pods again.
 func TestJobsAgainstRealAPIServer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs the real API server (not in -short mode)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	srv, err := kubetest.Start(ctx, kubetest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	root, err := kubetest.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var scs []*facts.Scenario
-	for _, name := range jobFixtures {
-		sc, err := facts.LoadScenario(filepath.Join(root, "testdata", "rules", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := srv.ApplyScenario(ctx, sc); err != nil {
-			t.Fatalf("apply %s: %v", name, err)
-		}
-		scs = append(scs, sc)
-	}
+	srv, _ := kubetest.StartForTest(t, kubetest.Options{})
+	ctx := kubetest.Timeout(t, 2*time.Minute)
+	scs := kubetest.RuleFixtures(t, jobFixtures...)
+	srv.ApplyForTest(ctx, t, scs...)
 
 	for _, sc := range scs {
 		t.Run(sc.Name, func(t *testing.T) {

@@ -1,7 +1,6 @@
 package facts_test
 
 import (
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -21,18 +20,7 @@ import (
 func TestGatherUsage(t *testing.T) {
 	srv, _ := kubetest.StartForTest(t, kubetest.Options{})
 	ctx := kubetest.Timeout(t, 2*time.Minute)
-	root, err := kubetest.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var scs []*facts.Scenario
-	for _, name := range []string{"usage-cpu-throttled-liveness", "usage-memory-near-limit"} {
-		sc, err := facts.LoadScenario(filepath.Join(root, "testdata", "rules", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		scs = append(scs, sc)
-	}
+	scs := kubetest.RuleFixtures(t, "usage-cpu-throttled-liveness", "usage-memory-near-limit")
 	cl := kubetest.ConnectAs(t, srv, "", "")
 
 	// First without metrics.k8s.io: the story without its PodMetrics.

@@ -24,30 +24,53 @@ func StartForTest(t testing.TB, opts Options, scenarios ...string) (*Server, []*
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	root, err := RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(root, "testdata", "scenarios")
 	var applied []*facts.Scenario
 	if len(scenarios) == 1 && scenarios[0] == "*" {
-		applied, err = facts.LoadScenarios(dir)
+		root, err := RepoRoot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		applied, err = facts.LoadScenarios(filepath.Join(root, "testdata", "scenarios"))
 		if err != nil {
 			t.Fatal(err)
 		}
 	} else {
-		for _, name := range scenarios {
-			sc, err := facts.LoadScenario(filepath.Join(dir, name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			applied = append(applied, sc)
-		}
+		applied = fixtures(t, "scenarios", scenarios)
 	}
-	for _, sc := range applied {
-		if _, err := srv.ApplyScenario(ctx, sc); err != nil {
+	srv.ApplyForTest(ctx, t, applied...)
+	return srv, applied
+}
+
+// RuleFixtures loads the one-per-rule fixtures of testdata/rules by name,
+// for a test to apply (ApplyForTest) or change first.
+func RuleFixtures(t testing.TB, names ...string) []*facts.Scenario {
+	t.Helper()
+	return fixtures(t, "rules", names)
+}
+
+func fixtures(t testing.TB, dir string, names []string) []*facts.Scenario {
+	t.Helper()
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*facts.Scenario
+	for _, name := range names {
+		sc, err := facts.LoadScenario(filepath.Join(root, "testdata", dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, sc)
+	}
+	return out
+}
+
+// ApplyForTest applies scenarios, failing the test on the first error.
+func (s *Server) ApplyForTest(ctx context.Context, t testing.TB, scs ...*facts.Scenario) {
+	t.Helper()
+	for _, sc := range scs {
+		if _, err := s.ApplyScenario(ctx, sc); err != nil {
 			t.Fatalf("apply scenario %s: %v", sc.Name, err)
 		}
 	}
-	return srv, applied
 }
