@@ -40,7 +40,7 @@ func (t *PodTree) View(st themes.Styles, now time.Time) string {
 		}
 		out, ok := styled.get(k)
 		if !ok {
-			out = t.renderLine(st, cols, l, selected, now)
+			out = t.renderLine(st, cols, l, selected, now, k.use)
 			styled.put(k, out)
 		}
 		b.WriteString(out)
@@ -176,7 +176,9 @@ func (c columns) header() string {
 	return s + c.usage.header()
 }
 
-func (t *PodTree) renderLine(st themes.Styles, c columns, l line, selected bool, now time.Time) string {
+// use is the line's usage cells, which View already computed for the
+// cache key.
+func (t *PodTree) renderLine(st themes.Styles, c columns, l line, selected bool, now time.Time, use usageCells) string {
 	indent := strings.Repeat("  ", int(l.depth))
 	marker := "  "
 	switch {
@@ -242,7 +244,7 @@ func (t *PodTree) renderLine(st themes.Styles, c columns, l line, selected bool,
 			}
 		}
 		out += cell(summary, c.width-c.name, hs)
-		out += c.usage.render(st, t.usageCells(l), base)
+		out += c.usage.render(st, use, base)
 	case podNode:
 		p := l.pod
 		out += cell(fmt.Sprintf("%d/%d", p.Ready, p.Total), c.ready, base)
@@ -255,7 +257,7 @@ func (t *PodTree) renderLine(st themes.Styles, c columns, l line, selected bool,
 		out += cell(age(now, p.Created), c.age, base)
 		out += cell(p.Node, c.node, base)
 		out += cell(p.Cause, c.cause, hs)
-		out += c.usage.render(st, t.usageCells(l), base)
+		out += c.usage.render(st, use, base)
 	case containerNode:
 		ctr := l.pod.Containers[l.ctr]
 		ready := "no"
@@ -265,7 +267,7 @@ func (t *PodTree) renderLine(st themes.Styles, c columns, l line, selected bool,
 		out += cell(ready, c.ready, base)
 		out += cell(ctr.State, c.status+c.restarts+c.age, base)
 		if c.usage != usageNone {
-			out += base.Render(pad("", c.node+c.cause)) + c.usage.render(st, t.usageCells(l), base)
+			out += base.Render(pad("", c.node+c.cause)) + c.usage.render(st, use, base)
 		}
 	}
 	return out

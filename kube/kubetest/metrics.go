@@ -50,7 +50,7 @@ type FakeMetrics struct {
 	pods     map[types.NamespacedName]metricsv1beta1.PodMetrics
 	nodes    map[string]metricsv1beta1.NodeMetrics
 	requests int
-	users    []string
+	users    map[string]bool
 }
 
 // metricsAPIService is the APIService metrics-server's manifests register.
@@ -91,7 +91,7 @@ func (s *Server) ServeMetrics(ctx context.Context) (*FakeMetrics, error) {
 		return nil, err
 	}
 	m := &FakeMetrics{admin: dyn, port: ln.Addr().(*net.TCPAddr).Port,
-		pods: map[types.NamespacedName]metricsv1beta1.PodMetrics{}, nodes: map[string]metricsv1beta1.NodeMetrics{}}
+		pods: map[types.NamespacedName]metricsv1beta1.PodMetrics{}, nodes: map[string]metricsv1beta1.NodeMetrics{}, users: map[string]bool{}}
 	m.srv = quietServer(m)
 	go func() {
 		_ = m.srv.Serve(tls.NewListener(ln, &tls.Config{
@@ -267,12 +267,12 @@ func (m *FakeMetrics) Requests() int {
 	return m.requests
 }
 
-// Users are the users the API server passed (X-Remote-User), one per request,
-// in order.
+// Users are the users the API server passed (X-Remote-User), each once,
+// sorted (a set: a long-running sandbox polled every 15s stays small).
 func (m *FakeMetrics) Users() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return slices.Clone(m.users)
+	return slices.Sorted(maps.Keys(m.users))
 }
 
 const metricsPrefix = "/apis/metrics.k8s.io/v1beta1"
@@ -285,7 +285,7 @@ func (m *FakeMetrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	m.mu.Lock()
 	m.requests++
-	m.users = append(m.users, user)
+	m.users[user] = true
 	m.mu.Unlock()
 	if r.Method != http.MethodGet {
 		writeStatus(w, apierrors.NewMethodNotSupported(metricsv1beta1.Resource("pods"), r.Method))
